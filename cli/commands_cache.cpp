@@ -1,0 +1,215 @@
+// import, show, history, changes, stats: the commands over the cache itself.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "cli/app.h"
+#include "cli/format.h"
+#include "record/normalize.h"
+#include "store/ingest.h"
+
+namespace hubcache::cli {
+namespace {
+
+struct ImportOptions {
+  std::string file;
+  std::optional<std::string> snapshot_date;
+  bool json = false;
+  int batch_size = 2000;
+};
+
+int run_import(const GlobalOptions& global, const ImportOptions& options) {
+  int exit_code = kOk;
+  auto session = open_for_writing(global, exit_code);
+  if (!session) return exit_code;
+  IngestOptions ingest;
+  ingest.batch_size = options.batch_size;
+  ingest.snapshot_date = options.snapshot_date;
+  if (options.snapshot_date) {
+    auto ms = parse_hub_time(*options.snapshot_date);
+    if (!ms) {
+      spdlog::error("--snapshot-date {} is not a date", *options.snapshot_date);
+      return kUsage;
+    }
+    ingest.observed_at = format_hub_time(*ms);
+  }
+  RunCounts counts;
+  try {
+    if (options.file == "-") {
+      counts = import_json_lines(*session->store, std::cin, "stdin", ingest);
+    } else {
+      std::ifstream input(options.file, std::ios::binary);
+      if (!input) {
+        spdlog::error("cannot read {}", options.file);
+        return kFailed;
+      }
+      counts = import_json_lines(*session->store, input, options.file, ingest);
+    }
+  } catch (const std::exception& error) {
+    spdlog::error("import failed: {}", error.what());
+    return kFailed;
+  }
+  if (options.json) std::cout << to_json(counts).dump() << "\n";
+  else if (!global.quiet) std::cout << "import " << options.file << ": " << summarize(counts) << "\n";
+  return counts.rejected ? kPartial : kOk;
+}
+
+std::optional<int64_t> resolve_or_report(Store& store, const std::string& id, int& exit_code) {
+  auto pk = store.resolve(id);
+  if (!pk) {
+    spdlog::error("{} is not in the cache", id);
+    exit_code = kNotFound;
+  }
+  return pk;
+}
+
+int run_show(const GlobalOptions& global, const std::string& id, bool json) {
+  int exit_code = kOk;
+  auto store = open_for_reading(global, exit_code);
+  if (!store) return exit_code;
+  auto pk = resolve_or_report(*store, id, exit_code);
+  if (!pk) return exit_code;
+  auto model = store->load(*pk);
+  if (json) std::cout << to_json(*model).dump(2) << "\n";
+  else print_model(*model, std::cout);
+  return kOk;
+}
+
+int run_history(const GlobalOptions& global, const std::string& id, bool json, bool counters) {
+  int exit_code = kOk;
+  auto store = open_for_reading(global, exit_code);
+  if (!store) return exit_code;
+  auto pk = resolve_or_report(*store, id, exit_code);
+  if (!pk) return exit_code;
+  auto changes = store->history(*pk);
+  auto observations = counters ? store->counter_history(*pk) : std::vector<CounterObservation>{};
+  if (json) {
+    Json out = {{"changes", Json::array()}, {"counters", Json::array()}};
+    for (const auto& change : changes) out["changes"].push_back(to_json(change));
+    for (const auto& o : observations)
+      out["counters"].push_back({{"observed_at", o.observed_at},
+                                 {"downloads", o.downloads ? Json(*o.downloads) : Json()},
+                                 {"downloadsAllTime",
+                                  o.downloads_all_time ? Json(*o.downloads_all_time) : Json()},
+                                 {"likes", o.likes ? Json(*o.likes) : Json()},
+                                 {"trendingScore", o.trending_score ? Json(*o.trending_score) : Json()}});
+    std::cout << out.dump(2) << "\n";
+    return kOk;
+  }
+  print_changes(changes, std::cout);
+  for (const auto& o : observations)
+    std::cout << fmt::format("{}  downloads {} · downloadsAllTime {} · likes {} · trending {}\n",
+                             o.observed_at, o.downloads ? std::to_string(*o.downloads) : "-",
+                             o.downloads_all_time ? std::to_string(*o.downloads_all_time) : "-",
+                             o.likes ? std::to_string(*o.likes) : "-",
+                             o.trending_score ? fmt::format("{}", *o.trending_score) : "-");
+  return kOk;
+}
+
+int run_changes(const GlobalOptions& global, const std::optional<std::string>& since,
+                std::optional<int64_t> run, int limit, bool json) {
+  int exit_code = kOk;
+  auto store = open_for_reading(global, exit_code);
+  if (!store) return exit_code;
+  std::vector<ChangeRow> changes;
+  if (run) {
+    changes = store->changes_in_run(*run, limit);
+  } else {
+    auto ms = parse_hub_time(*since);
+    if (!ms) {
+      spdlog::error("--since {} is not a date (use e.g. 2025-01-31 or 2025-01-31T12:00:00Z)",
+                    *since);
+      return kUsage;
+    }
+    changes = store->changes_since(format_hub_time(*ms), limit);
+  }
+  if (json) {
+    Json out = Json::array();
+    for (const auto& change : changes) out.push_back(to_json(change));
+    std::cout << out.dump(2) << "\n";
+  } else {
+    print_changes(changes, std::cout);
+  }
+  return kOk;
+}
+
+int run_stats(const GlobalOptions& global, bool json) {
+  int exit_code = kOk;
+  auto store = open_for_reading(global, exit_code);
+  if (!store) return exit_code;
+  CacheStats stats = store->stats();
+  auto runs = store->recent_runs(5);
+  if (json) {
+    Json out = to_json(stats);
+    out["recent_runs"] = Json::array();
+    for (const auto& r : runs) out["recent_runs"].push_back(to_json(r));
+    std::cout << out.dump(2) << "\n";
+    return kOk;
+  }
+  std::cout << fmt::format("cache {}  (schema v{})\n", global.db_path, stats.schema_version);
+  std::cout << fmt::format("  models        {} live, {} deleted, {} former ids\n", stats.live,
+                           stats.deleted, stats.aliases);
+  std::cout << fmt::format("  tags/files    {} tags, {} files\n", stats.tags, stats.files);
+  std::cout << fmt::format("  history       {} changes, {} counter observations, {} runs\n",
+                           stats.changes, stats.observations, stats.runs);
+  std::cout << fmt::format("  newest commit {}\n", stats.newest_last_modified.value_or("-"));
+  if (stats.pending_relabel)
+    std::cout << fmt::format("  relabel queue {} models\n", stats.pending_relabel);
+  for (const auto& r : runs)
+    std::cout << fmt::format("  run {:<4} {:<7} {:<8} {}  {}\n", r.run_id, r.kind, r.status,
+                             r.started_at, summarize(r.counts));
+  return kOk;
+}
+
+}  // namespace
+
+void add_cache_commands(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto import_options = std::make_shared<ImportOptions>();
+  auto* import = app.add_subcommand("import", "import JSON lines of API-shaped model records");
+  import->add_option("file", import_options->file, "NDJSON file, or - for standard input")
+      ->required();
+  import->add_option("--snapshot-date", import_options->snapshot_date,
+                     "date the data describes (counters are observed at that date)");
+  import->add_option("--batch-size", import_options->batch_size, "records per transaction")
+      ->check(CLI::PositiveNumber);
+  import->add_flag("--json", import_options->json, "print the run summary as JSON");
+  import->callback([&, import_options] { exit_code = run_import(global, *import_options); });
+
+  auto id = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto* show = app.add_subcommand("show", "show a cached model (ids are case-insensitive)");
+  show->add_option("id", *id, "model id, or a former id of a renamed model")->required();
+  show->add_flag("--json", *json, "print JSON");
+  show->callback([&, id, json] { exit_code = run_show(global, *id, *json); });
+
+  auto counters = std::make_shared<bool>(false);
+  auto* history = app.add_subcommand("history", "what changed in one model, run by run");
+  history->add_option("id", *id, "model id")->required();
+  history->add_flag("--json", *json, "print JSON");
+  history->add_flag("--counters", *counters, "also print the counter time series");
+  history->callback([&, id, json, counters] {
+    exit_code = run_history(global, *id, *json, *counters);
+  });
+
+  auto since = std::make_shared<std::optional<std::string>>();
+  auto run = std::make_shared<std::optional<int64_t>>();
+  auto limit = std::make_shared<int>(1000);
+  auto* changes = app.add_subcommand("changes", "changes since a time, or made by one run");
+  auto* since_option = changes->add_option("--since", *since, "ISO date or time (UTC)");
+  auto* run_option = changes->add_option("--run", *run, "run number (see `stats`)");
+  since_option->excludes(run_option);
+  changes->add_option("--limit", *limit, "at most this many rows");
+  changes->add_flag("--json", *json, "print JSON");
+  changes->callback([&, since, run, limit, json] {
+    if (!*since && !*run) throw CLI::ValidationError("changes", "give --since TIME or --run N");
+    exit_code = run_changes(global, *since, *run, *limit, *json);
+  });
+
+  auto* stats = app.add_subcommand("stats", "what the cache holds");
+  stats->add_flag("--json", *json, "print JSON");
+  stats->callback([&, json] { exit_code = run_stats(global, *json); });
+}
+
+}  // namespace hubcache::cli

@@ -1,0 +1,18 @@
+# Writes a C++ source holding every migrations/NNNN_name.sql file, in order, so the binary
+# carries its own schema history. Run by store/CMakeLists.txt with -DMIGRATIONS_DIR= -DOUTPUT=.
+file(GLOB sql_files "${MIGRATIONS_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
+list(SORT sql_files)
+set(body "// Generated from migrations/*.sql by cmake/embed_migrations.cmake. Do not edit.\n")
+string(APPEND body "#include \"store/migrations.h\"\n\nnamespace hubcache {\nnamespace {\n")
+string(APPEND body "constexpr Migration kMigrations[] = {\n")
+foreach(path IN LISTS sql_files)
+  get_filename_component(name "${path}" NAME_WE)
+  string(SUBSTRING "${name}" 0 4 version)
+  math(EXPR version "${version}")
+  file(READ "${path}" sql)
+  string(APPEND body "  {${version}, \"${name}\", R\"hubcache_sql(${sql})hubcache_sql\"},\n")
+endforeach()
+string(APPEND body "};\n}  // namespace\n\n")
+string(APPEND body "std::span<const Migration> bundled_migrations() { return kMigrations; }\n\n}  // namespace hubcache\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUTPUT}.tmp" "${OUTPUT}")

@@ -1,0 +1,689 @@
+#include "store/store.h"
+
+#include <spdlog/spdlog.h>
+
+#include "record/normalize.h"
+#include "store/migrations.h"
+
+namespace hubcache {
+
+uint64_t hash_input(std::string_view bytes) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+namespace {
+
+constexpr const char* kModelColumns =
+    "model_pk, hub_id, id, doc, deleted_at, input_hash, version, downloads, downloads_all_time, "
+    "likes, trending_score, counters_at, last_modified";
+
+// Counters are stored as columns and observations, never inside `doc`.
+Json document_of(const ModelRecord& record) {
+  Json doc = Json::object();
+  for (const auto& [name, value] : record.fields)
+    if (!is_counter_field(name)) doc[name] = value;
+  return doc;
+}
+
+std::optional<std::string> doc_string(const Json& doc, const char* key) {
+  auto it = doc.find(key);
+  if (it == doc.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::optional<int64_t> doc_bool(const Json& doc, const char* key) {
+  auto it = doc.find(key);
+  if (it == doc.end() || !it->is_boolean()) return std::nullopt;
+  return it->get<bool>() ? 1 : 0;
+}
+
+// A declared parent as one source states it.
+struct DeclaredParent {
+  std::string source, parent_id;
+  std::optional<std::string> relation;
+};
+
+std::string trim(std::string_view text) {
+  size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return {};
+  size_t end = text.find_last_not_of(" \t\r\n");
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+std::vector<DeclaredParent> declared_parents(const Json& doc) {
+  std::vector<DeclaredParent> parents;
+  if (auto card = doc.find("cardData"); card != doc.end() && card->is_object()) {
+    std::optional<std::string> relation = doc_string(*card, "base_model_relation");
+    auto base = card->find("base_model");
+    auto add = [&](const Json& value) {
+      if (!value.is_string()) return;
+      std::string id = trim(value.get<std::string>());
+      if (!id.empty()) parents.push_back({"card", id, relation});
+    };
+    if (base != card->end()) {
+      if (base->is_array())
+        for (const auto& item : *base) add(item);
+      else
+        add(*base);
+    }
+  }
+  if (auto tags = doc.find("tags"); tags != doc.end() && tags->is_array()) {
+    constexpr std::string_view kPrefix = "base_model:";
+    for (const auto& tag : *tags) {
+      if (!tag.is_string()) continue;
+      std::string_view text = tag.get_ref<const std::string&>();
+      if (text.substr(0, kPrefix.size()) != kPrefix) continue;
+      text.remove_prefix(kPrefix.size());
+      size_t colon = text.find(':');
+      if (colon == std::string_view::npos)
+        parents.push_back({"tag", std::string(text), std::nullopt});
+      else
+        parents.push_back(
+            {"tag", std::string(text.substr(colon + 1)), std::string(text.substr(0, colon))});
+    }
+  }
+  if (auto hub = doc.find("baseModels"); hub != doc.end() && hub->is_object()) {
+    std::optional<std::string> relation = doc_string(*hub, "relation");
+    if (auto models = hub->find("models"); models != hub->end() && models->is_array())
+      for (const auto& model : *models)
+        if (model.is_object())
+          if (auto id = doc_string(model, "id")) parents.push_back({"baseModels", *id, relation});
+  }
+  return parents;
+}
+
+bool counters_equal(const ModelRecord& record, std::optional<int64_t> downloads,
+                    std::optional<int64_t> all_time, std::optional<int64_t> likes,
+                    std::optional<double> trending) {
+  auto same_int = [&](std::string_view name, std::optional<int64_t> stored) {
+    return !record.has(name) || record.int_field(name) == stored;
+  };
+  return same_int(field::kDownloads, downloads) && same_int(field::kDownloadsAllTime, all_time) &&
+         same_int(field::kLikes, likes) &&
+         (!record.has(field::kTrendingScore) ||
+          record.double_field(field::kTrendingScore) == trending);
+}
+
+}  // namespace
+
+// What the store knows of a model before merging a record into it.
+struct Store::Stored {
+  int64_t pk = 0;
+  std::optional<std::string> hub_id;
+  std::string id;
+  std::string doc_text;
+  std::optional<std::string> deleted_at;
+  std::optional<int64_t> input_hash;
+  int64_t version = 0;
+  std::optional<int64_t> downloads, downloads_all_time, likes;
+  std::optional<double> trending_score;
+  std::optional<std::string> counters_at, last_modified;
+
+  static Stored from(const sql::Statement& row) {
+    Stored s;
+    s.pk = row.int64(0);
+    s.hub_id = row.optional_text(1);
+    s.id = row.text(2);
+    s.doc_text = row.text(3);
+    s.deleted_at = row.optional_text(4);
+    s.input_hash = row.optional_int64(5);
+    s.version = row.int64(6);
+    s.downloads = row.optional_int64(7);
+    s.downloads_all_time = row.optional_int64(8);
+    s.likes = row.optional_int64(9);
+    if (!row.is_null(10)) s.trending_score = row.real(10);
+    s.counters_at = row.optional_text(11);
+    s.last_modified = row.optional_text(12);
+    return s;
+  }
+};
+
+// Prepared once per connection, reused for every record (hot loop).
+struct Store::Statements {
+  explicit Statements(sql::Database& db)
+      : by_hub_id(db, std::string("SELECT ") + kModelColumns + " FROM models WHERE hub_id = ?"),
+        live_by_id(db, std::string("SELECT ") + kModelColumns +
+                           " FROM models WHERE id = ? AND deleted_at IS NULL"),
+        by_alias(db, std::string("SELECT ") + kModelColumns +
+                         " FROM models WHERE model_pk = (SELECT model_pk FROM model_aliases "
+                         "WHERE alias = ?)"),
+        deleted_by_id(db, std::string("SELECT ") + kModelColumns +
+                              " FROM models WHERE id = ? AND deleted_at IS NOT NULL "
+                              "ORDER BY deleted_at DESC LIMIT 1"),
+        by_input_hash(db,
+                      "SELECT model_pk FROM models WHERE input_hash = ? AND deleted_at IS NULL "
+                      "LIMIT 2"),
+        insert_model(db,
+                     "INSERT INTO models(hub_id, id, author, sha, created_at, last_modified, "
+                     "private, gated, disabled, pipeline_tag, library_name, doc, version, "
+                     "first_seen, first_seen_run, changed_at, input_hash) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?,?)"),
+        update_metadata(db,
+                        "UPDATE models SET author=?, sha=?, created_at=?, last_modified=?, "
+                        "private=?, gated=?, disabled=?, pipeline_tag=?, library_name=?, doc=?, "
+                        "version=?, changed_at=?, input_hash=? WHERE model_pk=?"),
+        update_input_hash(db, "UPDATE models SET input_hash=? WHERE model_pk=?"),
+        update_counters(db,
+                        "UPDATE models SET downloads=?, downloads_all_time=?, likes=?, "
+                        "trending_score=?, counters_at=? WHERE model_pk=?"),
+        set_hub_id(db, "UPDATE models SET hub_id=? WHERE model_pk=?"),
+        set_id(db, "UPDATE models SET id=?, version=? WHERE model_pk=?"),
+        set_deleted(db, "UPDATE models SET deleted_at=?, version=? WHERE model_pk=?"),
+        insert_alias(db,
+                     "INSERT INTO model_aliases(alias, model_pk, since, run_id) VALUES (?,?,?,?) "
+                     "ON CONFLICT(alias) DO UPDATE SET model_pk=excluded.model_pk, "
+                     "since=excluded.since, run_id=excluded.run_id"),
+        delete_alias(db, "DELETE FROM model_aliases WHERE alias=?"),
+        insert_change(db,
+                      "INSERT INTO changes(model_pk, run_id, at, version, kind, field, old_value, "
+                      "new_value) VALUES (?,?,?,?,?,?,?,?)"),
+        mark_seen(db,
+                  "INSERT INTO model_seen(model_pk, last_seen, last_seen_run) VALUES (?,?,?) "
+                  "ON CONFLICT(model_pk) DO UPDATE SET last_seen=excluded.last_seen, "
+                  "last_seen_run=excluded.last_seen_run"),
+        delete_tags(db, "DELETE FROM model_tags WHERE model_pk=?"),
+        insert_tag(db, "INSERT OR IGNORE INTO model_tags(model_pk, tag) VALUES (?,?)"),
+        delete_files(db, "DELETE FROM model_files WHERE model_pk=?"),
+        insert_file(db,
+                    "INSERT OR REPLACE INTO model_files(model_pk, path, size, blob_id, "
+                    "lfs_sha256, lfs_size) VALUES (?,?,?,?,?,?)"),
+        delete_parents(db, "DELETE FROM model_base_models WHERE model_pk=?"),
+        insert_parent(db,
+                      "INSERT INTO model_base_models(model_pk, source, parent_id, relation, "
+                      "position) VALUES (?,?,?,?,?) ON CONFLICT(model_pk, source, parent_id) DO "
+                      "UPDATE SET relation=coalesce(excluded.relation, relation)"),
+        insert_observation(db,
+                           "INSERT OR REPLACE INTO counter_observations(model_pk, observed_at, "
+                           "run_id, downloads, downloads_all_time, likes, trending_score) "
+                           "VALUES (?,?,?,?,?,?,?)"),
+        observation_before(db,
+                           "SELECT downloads, downloads_all_time, likes, trending_score FROM "
+                           "counter_observations WHERE model_pk=? AND observed_at<=? "
+                           "ORDER BY observed_at DESC LIMIT 1"),
+        queue_relabel(db, "INSERT OR IGNORE INTO relabel_queue(model_pk) VALUES (?)"),
+        queue_children(db,
+                       "INSERT OR IGNORE INTO relabel_queue(model_pk) SELECT DISTINCT model_pk "
+                       "FROM model_base_models WHERE parent_id = ?") {}
+
+  sql::Statement by_hub_id, live_by_id, by_alias, deleted_by_id, by_input_hash;
+  sql::Statement insert_model, update_metadata, update_input_hash, update_counters, set_hub_id,
+      set_id, set_deleted;
+  sql::Statement insert_alias, delete_alias, insert_change, mark_seen;
+  sql::Statement delete_tags, insert_tag, delete_files, insert_file, delete_parents,
+      insert_parent;
+  sql::Statement insert_observation, observation_before, queue_relabel, queue_children;
+};
+
+std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
+  sql::Database db(path, access == Access::ReadOnly ? sql::Database::Mode::ReadOnly
+                                                    : sql::Database::Mode::ReadWrite);
+  // Readers keep working while a sync writes (WAL); a busy database is waited on briefly.
+  sqlite3_busy_timeout(db.handle(), 5000);
+  if (access == Access::ReadWrite) {
+    db.exec("PRAGMA journal_mode=WAL");
+    db.exec("PRAGMA synchronous=NORMAL");
+    db.exec("PRAGMA foreign_keys=OFF");  // references document intent; merges stay cheap
+    migrate(db);
+  } else if (schema_version(db) > latest_schema_version()) {
+    throw sql::Error("database schema is newer than this hubcache understands; upgrade hubcache",
+                     SQLITE_ERROR);
+  } else if (schema_version(db) < latest_schema_version()) {
+    throw sql::Error("database schema is older than this hubcache; run any write command "
+                     "(e.g. `hubcache stats`) without read-only access to migrate it",
+                     SQLITE_ERROR);
+  }
+  db.exec("PRAGMA cache_size=-65536");  // 64 MiB page cache
+  return std::unique_ptr<Store>(new Store(std::move(db)));
+}
+
+Store::Store(sql::Database db)
+    : db_(std::move(db)),
+      relabel_fields_{"cardData", "tags",       "siblings", "library_name",
+                      "config",   "gguf",       "baseModels", "pipeline_tag"} {
+  if (schema_version(db_) > 0) statements_ = std::make_unique<Statements>(db_);
+}
+
+Store::~Store() = default;
+
+void Store::set_relabel_fields(std::set<std::string, std::less<>> fields) {
+  relabel_fields_ = std::move(fields);
+}
+
+// ---------------------------------------------------------------------------------- runs
+
+int64_t Store::begin_run(std::string_view kind, std::string_view source,
+                         std::optional<std::string> snapshot_date) {
+  sql::Statement insert(db_,
+                        "INSERT INTO runs(kind, source, snapshot_date, started_at) "
+                        "VALUES (?,?,?,?)");
+  insert.bind(1, kind).bind(2, source).bind(3, snapshot_date).bind(4, now_hub_time()).run();
+  return db_.last_insert_rowid();
+}
+
+void Store::finish_run(int64_t run_id, std::string_view status, const RunCounts& c,
+                       std::optional<std::string> message) {
+  sql::Statement update(db_,
+                        "UPDATE runs SET finished_at=?, status=?, seen=?, new=?, changed=?, "
+                        "unchanged=?, rejected=?, stale=?, renamed=?, deleted=?, restored=?, "
+                        "message=? WHERE run_id=?");
+  update.bind(1, now_hub_time()).bind(2, status).bind(3, c.seen).bind(4, c.created);
+  update.bind(5, c.changed).bind(6, c.unchanged).bind(7, c.rejected).bind(8, c.stale);
+  update.bind(9, c.renamed).bind(10, c.deleted).bind(11, c.restored).bind(12, message);
+  update.bind(13, run_id).run();
+}
+
+namespace {
+RunInfo run_from(const sql::Statement& row) {
+  RunInfo info;
+  info.run_id = row.int64(0);
+  info.kind = row.text(1);
+  info.source = row.text(2);
+  info.snapshot_date = row.optional_text(3);
+  info.started_at = row.text(4);
+  info.finished_at = row.optional_text(5);
+  info.status = row.text(6);
+  RunCounts& c = info.counts;
+  c.seen = row.int64(7), c.created = row.int64(8), c.changed = row.int64(9);
+  c.unchanged = row.int64(10), c.rejected = row.int64(11), c.stale = row.int64(12);
+  c.renamed = row.int64(13), c.deleted = row.int64(14), c.restored = row.int64(15);
+  info.message = row.optional_text(16);
+  return info;
+}
+constexpr const char* kRunColumns =
+    "run_id, kind, source, snapshot_date, started_at, finished_at, status, seen, new, changed, "
+    "unchanged, rejected, stale, renamed, deleted, restored, message";
+}  // namespace
+
+std::optional<RunInfo> Store::run(int64_t run_id) {
+  sql::Statement query(db_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id=?");
+  query.bind(1, run_id);
+  if (!query.step()) return std::nullopt;
+  return run_from(query);
+}
+
+std::vector<RunInfo> Store::recent_runs(int limit) {
+  sql::Statement query(
+      db_, std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY run_id DESC LIMIT ?");
+  query.bind(1, limit);
+  std::vector<RunInfo> runs;
+  while (query.step()) runs.push_back(run_from(query));
+  return runs;
+}
+
+// ------------------------------------------------------------------------------- lookups
+
+std::optional<Store::Stored> Store::find_by_hub_id(std::string_view hub_id) {
+  auto& q = statements_->by_hub_id;
+  q.bind(1, hub_id);
+  std::optional<Stored> found;
+  if (q.step()) found = Stored::from(q);
+  q.reset();
+  return found;
+}
+
+std::optional<Store::Stored> Store::find_live_by_id(std::string_view id) {
+  auto& q = statements_->live_by_id;
+  q.bind(1, id);
+  std::optional<Stored> found;
+  if (q.step()) found = Stored::from(q);
+  q.reset();
+  return found;
+}
+
+std::optional<Store::Stored> Store::find_by_alias(std::string_view id) {
+  auto& q = statements_->by_alias;
+  q.bind(1, id);
+  std::optional<Stored> found;
+  if (q.step()) found = Stored::from(q);
+  q.reset();
+  return found;
+}
+
+bool Store::is_alias_of(std::string_view id, int64_t model_pk) {
+  auto owner = find_by_alias(id);
+  return owner && owner->pk == model_pk;
+}
+
+std::optional<int64_t> Store::resolve(std::string_view id_or_alias) {
+  if (auto live = find_live_by_id(id_or_alias)) return live->pk;
+  if (auto alias = find_by_alias(id_or_alias)) return alias->pk;
+  auto& q = statements_->deleted_by_id;
+  q.bind(1, id_or_alias);
+  std::optional<int64_t> pk;
+  if (q.step()) pk = q.int64(0);
+  q.reset();
+  return pk;
+}
+
+// The stored model a record describes: by `_id` when the record has one, else by id.
+std::optional<Store::Stored> Store::locate(const ModelRecord& record,
+                                           const UpsertContext& context, RunCounts& counts) {
+  if (!record.hub_id.empty()) {
+    if (auto known = find_by_hub_id(record.hub_id)) return known;
+    auto holder = find_live_by_id(record.id);
+    if (!holder) return std::nullopt;
+    if (!holder->hub_id) {  // stored from a source without `_id`: the same model
+      statements_->set_hub_id.bind(1, record.hub_id).bind(2, holder->pk).run();
+      holder->hub_id = record.hub_id;
+      return holder;
+    }
+    // Another `_id` holds this name in the cache: on the Hub it is gone, and the name reused.
+    tombstone(holder->pk, context, "id now belongs to _id " + record.hub_id, counts);
+    return std::nullopt;
+  }
+  if (auto live = find_live_by_id(record.id)) return live;
+  if (auto alias = find_by_alias(record.id)) return alias;
+  auto& q = statements_->deleted_by_id;
+  q.bind(1, record.id);
+  std::optional<Stored> found;
+  if (q.step()) found = Stored::from(q);
+  q.reset();
+  return found;
+}
+
+// ------------------------------------------------------------------------------- writing
+
+void Store::log_change(int64_t model_pk, const UpsertContext& context, int64_t version,
+                       std::string_view kind, std::optional<std::string_view> field,
+                       std::optional<std::string> old_value,
+                       std::optional<std::string> new_value) {
+  auto& q = statements_->insert_change;
+  q.bind(1, model_pk).bind(3, context.observed_at).bind(4, version).bind(5, kind);
+  if (context.run_id) q.bind(2, context.run_id);
+  else q.bind(2, nullptr);
+  if (field) q.bind(6, *field);
+  else q.bind(6, nullptr);
+  q.bind(7, old_value).bind(8, new_value).run();
+}
+
+void Store::mark_seen(int64_t model_pk, const UpsertContext& context) {
+  statements_->mark_seen.bind(1, model_pk).bind(2, context.observed_at).bind(3, context.run_id);
+  statements_->mark_seen.run();
+}
+
+void Store::queue_relabel(int64_t model_pk) {
+  statements_->queue_relabel.bind(1, model_pk).run();
+}
+
+void Store::queue_children_of(std::string_view id) {
+  statements_->queue_children.bind(1, id).run();
+}
+
+namespace {
+void bind_scalar_columns(sql::Statement& q, int first, const Json& doc) {
+  q.bind(first + 0, doc_string(doc, "author"));
+  q.bind(first + 1, doc_string(doc, "sha"));
+  q.bind(first + 2, doc_string(doc, "createdAt"));
+  q.bind(first + 3, doc_string(doc, "lastModified"));
+  q.bind(first + 4, doc_bool(doc, "private"));
+  q.bind(first + 5, doc_string(doc, "gated"));
+  q.bind(first + 6, doc_bool(doc, "disabled"));
+  q.bind(first + 7, doc_string(doc, "pipeline_tag"));
+  q.bind(first + 8, doc_string(doc, "library_name"));
+}
+}  // namespace
+
+void Store::write_derived_tables(int64_t model_pk, const Json& doc, bool tags, bool files,
+                                 bool parents) {
+  auto& s = *statements_;
+  if (tags) {
+    s.delete_tags.bind(1, model_pk).run();
+    if (auto it = doc.find("tags"); it != doc.end() && it->is_array())
+      for (const auto& tag : *it) s.insert_tag.bind(1, model_pk).bind(2, tag.get<std::string>()).run();
+  }
+  if (files) {
+    s.delete_files.bind(1, model_pk).run();
+    ModelRecord view;
+    if (auto it = doc.find("siblings"); it != doc.end()) view.fields.emplace("siblings", *it);
+    for (const Sibling& file : view.siblings()) {
+      s.insert_file.bind(1, model_pk).bind(2, file.path).bind(3, file.size).bind(4, file.blob_id);
+      s.insert_file.bind(5, file.lfs_sha256).bind(6, file.lfs_size).run();
+    }
+  }
+  if (parents) {
+    s.delete_parents.bind(1, model_pk).run();
+    int position = 0;
+    for (const auto& parent : declared_parents(doc)) {
+      s.insert_parent.bind(1, model_pk).bind(2, parent.source).bind(3, parent.parent_id);
+      s.insert_parent.bind(4, parent.relation).bind(5, position++).run();
+    }
+  }
+}
+
+int64_t Store::insert_model(const ModelRecord& record, const UpsertContext& context) {
+  Json doc = document_of(record);
+  auto& q = statements_->insert_model;
+  if (record.hub_id.empty()) q.bind(1, nullptr);
+  else q.bind(1, record.hub_id);
+  q.bind(2, record.id);
+  bind_scalar_columns(q, 3, doc);
+  q.bind(12, doc.dump()).bind(13, context.observed_at).bind(14, context.run_id);
+  q.bind(15, context.observed_at);
+  if (context.input_hash) q.bind(16, static_cast<int64_t>(context.input_hash));
+  else q.bind(16, nullptr);
+  q.run();
+  int64_t pk = db_.last_insert_rowid();
+  write_derived_tables(pk, doc, true, true, true);
+  log_change(pk, context, 1, "created", std::nullopt, std::nullopt, Json(record.id).dump());
+  record_counters(pk, record, nullptr, context);
+  mark_seen(pk, context);
+  queue_relabel(pk);
+  queue_children_of(record.id);  // a parent appeared: its children are no longer dangling
+  return pk;
+}
+
+bool Store::tombstone(int64_t model_pk, const UpsertContext& context, std::string_view reason,
+                      RunCounts& counts) {
+  auto stored = [&]() -> std::optional<Stored> {
+    sql::Statement q(db_, std::string("SELECT ") + kModelColumns + " FROM models WHERE model_pk=?");
+    q.bind(1, model_pk);
+    if (!q.step()) return std::nullopt;
+    return Stored::from(q);
+  }();
+  if (!stored || stored->deleted_at) return false;
+  int64_t version = stored->version + 1;
+  statements_->set_deleted.bind(1, context.observed_at).bind(2, version).bind(3, model_pk).run();
+  log_change(model_pk, context, version, "deleted", std::nullopt, std::nullopt,
+             Json(std::string(reason)).dump());
+  queue_children_of(stored->id);
+  ++counts.deleted;
+  return true;
+}
+
+int64_t Store::tombstone_unseen(const UpsertContext& context, RunCounts& counts) {
+  std::vector<int64_t> gone;
+  {
+    sql::Statement q(db_,
+                     "SELECT m.model_pk FROM models m LEFT JOIN model_seen s USING (model_pk) "
+                     "WHERE m.deleted_at IS NULL AND (s.last_seen_run IS NULL OR "
+                     "s.last_seen_run <> ?)");
+    q.bind(1, context.run_id);
+    while (q.step()) gone.push_back(q.int64(0));
+  }
+  int64_t count = 0;
+  for (int64_t pk : gone)
+    if (tombstone(pk, context, "absent from a complete listing", counts)) ++count;
+  return count;
+}
+
+// Marks `id` free for `keep_pk`: a different live model holding it is gone from the Hub.
+bool Store::free_live_id(std::string_view id, int64_t keep_pk, const UpsertContext& context,
+                         RunCounts& counts) {
+  auto holder = find_live_by_id(id);
+  if (!holder || holder->pk == keep_pk) return false;
+  return tombstone(holder->pk, context, "id taken over by another model", counts);
+}
+
+bool Store::apply_rename(Stored& stored, const ModelRecord& record, const UpsertContext& context,
+                         RunCounts& counts) {
+  if (record.hub_id.empty() || stored.id == record.id) return false;
+  free_live_id(record.id, stored.pk, context, counts);
+  int64_t version = ++stored.version;
+  bool spelling_only = sqlite3_stricmp(stored.id.c_str(), record.id.c_str()) == 0;
+  statements_->delete_alias.bind(1, record.id).run();
+  if (!spelling_only) {
+    statements_->insert_alias.bind(1, stored.id).bind(2, stored.pk).bind(3, context.observed_at);
+    statements_->insert_alias.bind(4, context.run_id).run();
+  }
+  statements_->set_id.bind(1, record.id).bind(2, version).bind(3, stored.pk).run();
+  log_change(stored.pk, context, version, spelling_only ? "field" : "renamed", "id",
+             Json(stored.id).dump(), Json(record.id).dump());
+  if (!spelling_only) {
+    ++counts.renamed;
+    queue_children_of(stored.id);
+    queue_children_of(record.id);
+  }
+  queue_relabel(stored.pk);
+  stored.id = record.id;
+  return true;
+}
+
+void Store::record_counters(int64_t model_pk, const ModelRecord& record, const Stored* stored,
+                            const UpsertContext& context) {
+  bool any = record.has(field::kDownloads) || record.has(field::kDownloadsAllTime) ||
+             record.has(field::kLikes) || record.has(field::kTrendingScore);
+  if (!any) return;
+  // Fields the record did not send keep their stored value.
+  auto pick = [&](std::string_view name, std::optional<int64_t> old) {
+    return record.has(name) ? record.int_field(name) : old;
+  };
+  std::optional<int64_t> downloads = pick(field::kDownloads, stored ? stored->downloads : std::nullopt);
+  std::optional<int64_t> all_time =
+      pick(field::kDownloadsAllTime, stored ? stored->downloads_all_time : std::nullopt);
+  std::optional<int64_t> likes = pick(field::kLikes, stored ? stored->likes : std::nullopt);
+  std::optional<double> trending = record.has(field::kTrendingScore)
+                                       ? record.double_field(field::kTrendingScore)
+                                       : (stored ? stored->trending_score : std::nullopt);
+  auto& s = *statements_;
+  auto insert_observation = [&] {
+    s.insert_observation.bind(1, model_pk).bind(2, context.observed_at).bind(3, context.run_id);
+    s.insert_observation.bind(4, downloads).bind(5, all_time).bind(6, likes).bind(7, trending);
+    s.insert_observation.run();
+  };
+  bool older = stored && stored->counters_at && context.observed_at < *stored->counters_at;
+  if (older) {
+    // A snapshot from before the latest observation: add it to the series where it belongs,
+    // unless the series already shows these values at that time.
+    s.observation_before.bind(1, model_pk).bind(2, context.observed_at);
+    bool same = false;
+    if (s.observation_before.step()) {
+      auto real = [&](int c) -> std::optional<double> {
+        if (s.observation_before.is_null(c)) return std::nullopt;
+        return s.observation_before.real(c);
+      };
+      same = counters_equal(record, s.observation_before.optional_int64(0),
+                            s.observation_before.optional_int64(1),
+                            s.observation_before.optional_int64(2), real(3));
+    }
+    s.observation_before.reset();
+    if (!same) insert_observation();
+    return;
+  }
+  if (stored && counters_equal(record, stored->downloads, stored->downloads_all_time,
+                               stored->likes, stored->trending_score))
+    return;
+  s.update_counters.bind(1, downloads).bind(2, all_time).bind(3, likes).bind(4, trending);
+  s.update_counters.bind(5, context.observed_at).bind(6, model_pk).run();
+  insert_observation();
+}
+
+bool Store::mark_seen_if_same_input(uint64_t input_hash, const UpsertContext& context,
+                                    RunCounts& counts) {
+  if (!input_hash) return false;
+  auto& q = statements_->by_input_hash;
+  q.bind(1, static_cast<int64_t>(input_hash));
+  std::optional<int64_t> pk;
+  if (q.step()) pk = q.int64(0);
+  bool unique = pk && !q.step();
+  q.reset();
+  if (!unique) return false;
+  mark_seen(*pk, context);
+  ++counts.seen;
+  ++counts.unchanged;
+  return true;
+}
+
+UpsertOutcome Store::upsert(const ModelRecord& record, const UpsertContext& context,
+                            RunCounts& counts) {
+  ++counts.seen;
+  std::optional<Stored> stored = locate(record, context, counts);
+  if (!stored) {
+    insert_model(record, context);
+    ++counts.created;
+    return UpsertOutcome::Created;
+  }
+  bool lifecycle_change = false;
+  if (stored->deleted_at) {  // back on the Hub: restore, keeping the whole history
+    free_live_id(record.id, stored->pk, context, counts);
+    int64_t version = ++stored->version;
+    statements_->set_deleted.bind(1, nullptr).bind(2, version).bind(3, stored->pk).run();
+    log_change(stored->pk, context, version, "restored", std::nullopt,
+               Json(*stored->deleted_at).dump(), std::nullopt);
+    queue_relabel(stored->pk);
+    queue_children_of(stored->id);
+    ++counts.restored;
+    lifecycle_change = true;
+  }
+  auto incoming = record.string_field(field::kLastModified);
+  bool newer_commit = incoming && (!stored->last_modified || *incoming > *stored->last_modified);
+  bool names_former_id = !context.live && !record.hub_id.empty() && stored->id != record.id &&
+                         !newer_commit && is_alias_of(record.id, stored->pk);
+  if (!names_former_id) lifecycle_change |= apply_rename(*stored, record, context, counts);
+
+  // Never regress: an older lastModified must not overwrite newer metadata.
+  if (names_former_id || (incoming && stored->last_modified && *incoming < *stored->last_modified)) {
+    record_counters(stored->pk, record, &*stored, context);
+    mark_seen(stored->pk, context);
+    ++counts.stale;
+    return lifecycle_change ? UpsertOutcome::Changed : UpsertOutcome::Stale;
+  }
+
+  Json doc = Json::parse(stored->doc_text);
+  std::vector<std::string_view> changed;
+  bool relabel = false;
+  int64_t version = stored->version + 1;
+  for (const auto& [name, value] : record.fields) {
+    if (is_counter_field(name)) continue;
+    auto it = doc.find(name);
+    if (it != doc.end() && *it == value) continue;
+    std::optional<std::string> old_value;
+    if (it != doc.end()) old_value = it->dump();
+    log_change(stored->pk, context, version, "field", name, std::move(old_value), value.dump());
+    doc[name] = value;
+    changed.push_back(name);
+    relabel |= relabel_fields_.count(name) > 0;
+  }
+  auto& s = *statements_;
+  int64_t hash_value = static_cast<int64_t>(context.input_hash);
+  if (!changed.empty()) {
+    auto touched = [&](std::string_view name) {
+      return std::find(changed.begin(), changed.end(), name) != changed.end();
+    };
+    bind_scalar_columns(s.update_metadata, 1, doc);
+    s.update_metadata.bind(10, doc.dump()).bind(11, version).bind(12, context.observed_at);
+    if (context.input_hash) s.update_metadata.bind(13, hash_value);
+    else s.update_metadata.bind(13, nullptr);
+    s.update_metadata.bind(14, stored->pk).run();
+    stored->version = version;
+    write_derived_tables(stored->pk, doc, touched("tags"), touched("siblings"),
+                         touched("tags") || touched("cardData") || touched("baseModels"));
+    if (relabel) queue_relabel(stored->pk);
+  } else if (context.input_hash && stored->input_hash != hash_value) {
+    s.update_input_hash.bind(1, hash_value).bind(2, stored->pk).run();
+  }
+  record_counters(stored->pk, record, &*stored, context);
+  mark_seen(stored->pk, context);
+  if (changed.empty() && !lifecycle_change) {
+    ++counts.unchanged;
+    return UpsertOutcome::Unchanged;
+  }
+  ++counts.changed;
+  return UpsertOutcome::Changed;
+}
+
+}  // namespace hubcache
