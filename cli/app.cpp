@@ -107,6 +107,7 @@ int run_app(int argc, char** argv) {
   });
 
   add_cache_commands(app, global, exit_code);
+  add_tree_commands(app, global, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -54,6 +54,17 @@ std::unique_ptr<Store> open_for_reading(const GlobalOptions& global, int& exit_c
 
 // Command groups. Each adds its subcommands; the callback stores the exit code.
 void add_cache_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_tree_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
+
+}  // namespace hubcache::cli
+
+namespace hubcache::tree {
+struct RelabelResult;
+}
+
+namespace hubcache::cli {
+// Runs the classifier pass after an import or sync; every writing command ends with it.
+tree::RelabelResult relabel_after_run(Store& store, int64_t run_id);
 
 int run_app(int argc, char** argv);
 

@@ -9,6 +9,7 @@
 #include "cli/format.h"
 #include "record/normalize.h"
 #include "store/ingest.h"
+#include "tree/relabel.h"
 
 namespace hubcache::cli {
 namespace {
@@ -51,8 +52,22 @@ int run_import(const GlobalOptions& global, const ImportOptions& options) {
     spdlog::error("import failed: {}", error.what());
     return kFailed;
   }
-  if (options.json) std::cout << to_json(counts).dump() << "\n";
-  else if (!global.quiet) std::cout << "import " << options.file << ": " << summarize(counts) << "\n";
+  tree::RelabelResult relabeled;
+  try {
+    relabeled = relabel_after_run(*session->store, session->store->recent_runs(1).at(0).run_id);
+  } catch (const std::exception& error) {
+    spdlog::error("classifier pass failed: {}", error.what());
+    return kFailed;
+  }
+  if (options.json) {
+    Json out = to_json(counts);
+    out["relabeled"] = relabeled.relabeled;
+    out["relation_changes"] = relabeled.relation_changes;
+    std::cout << out.dump() << "\n";
+  } else if (!global.quiet) {
+    std::cout << "import " << options.file << ": " << summarize(counts) << " · relabeled "
+              << relabeled.relabeled << "\n";
+  }
   return counts.rejected ? kPartial : kOk;
 }
 

@@ -56,8 +56,10 @@ CREATE TABLE models (
   deleted_at        TEXT,                   -- tombstone: gone from the Hub since then
   input_hash        INTEGER                 -- hash of the last input applied: cheap "unchanged"
 );
--- A live id is unique; a tombstoned row keeps its id so history stays readable.
-CREATE UNIQUE INDEX models_live_id ON models(id) WHERE deleted_at IS NULL;
+-- A live id is unique as spelled; a tombstoned row keeps its id so history stays readable.
+-- Lookups are case-insensitive (models_id), but uniqueness is exact: the Hub never has two live
+-- repos differing only in case, yet snapshots and dumps can, and two `_id`s are two models.
+CREATE UNIQUE INDEX models_live_id ON models(id COLLATE BINARY) WHERE deleted_at IS NULL;
 CREATE INDEX models_id ON models(id);
 CREATE INDEX models_author ON models(author);
 CREATE INDEX models_last_modified ON models(last_modified);

@@ -11,11 +11,17 @@ Ingest::Ingest(Store& store, std::string_view kind, std::string_view source,
     : store_(store), options_(std::move(options)) {
   context_.run_id = store_.begin_run(kind, source, options_.snapshot_date);
   context_.observed_at = options_.observed_at.value_or(now_hub_time());
+  if (options_.bulk_load_when_empty) bulk_ = store_.begin_bulk_load();
 }
 
 Ingest::~Ingest() {
   if (finished_) return;
   transaction_.reset();  // roll back the open batch
+  try {
+    if (bulk_) store_.end_bulk_load();
+  } catch (...) {
+    // Rebuilt the next time the store opens.
+  }
   try {
     store_.finish_run(context_.run_id, "failed", counts_, "interrupted before completion");
   } catch (...) {
@@ -57,6 +63,7 @@ void Ingest::reject(const std::string& message) {
 
 RunCounts Ingest::finish(std::string_view status, std::optional<std::string> message) {
   commit();
+  if (bulk_) store_.end_bulk_load();
   store_.finish_run(context_.run_id, status, counts_, std::move(message));
   finished_ = true;
   return counts_;

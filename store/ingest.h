@@ -13,7 +13,8 @@
 namespace hubcache {
 
 struct IngestOptions {
-  int batch_size = 2000;                     // records per transaction
+  int batch_size = 5000;                     // records per transaction
+  bool bulk_load_when_empty = true;          // defer secondary indexes on a first import
   std::optional<std::string> observed_at;    // default: now
   std::optional<std::string> snapshot_date;  // recorded on the run
   // Called for every rejected record with a message naming the source and line.
@@ -47,6 +48,7 @@ class Ingest {
   std::unique_ptr<sql::Transaction> transaction_;
   int in_batch_ = 0;
   bool finished_ = false;
+  bool bulk_ = false;
 };
 
 // Reads JSON lines (NDJSON of API-shaped records, or one /api/models/{id} body per line).

@@ -148,7 +148,10 @@ struct Store::Statements {
   explicit Statements(sql::Database& db)
       : by_hub_id(db, std::string("SELECT ") + kModelColumns + " FROM models WHERE hub_id = ?"),
         live_by_id(db, std::string("SELECT ") + kModelColumns +
-                           " FROM models WHERE id = ? AND deleted_at IS NULL"),
+                           " FROM models WHERE id = ? COLLATE BINARY AND deleted_at IS NULL"),
+        live_by_id_nocase(db, std::string("SELECT ") + kModelColumns +
+                                  " FROM models WHERE id = ? AND deleted_at IS NULL "
+                                  "ORDER BY hub_id IS NOT NULL, downloads DESC LIMIT 1"),
         by_alias(db, std::string("SELECT ") + kModelColumns +
                          " FROM models WHERE model_pk = (SELECT model_pk FROM model_aliases "
                          "WHERE alias = ?)"),
@@ -161,8 +164,9 @@ struct Store::Statements {
         insert_model(db,
                      "INSERT INTO models(hub_id, id, author, sha, created_at, last_modified, "
                      "private, gated, disabled, pipeline_tag, library_name, doc, version, "
-                     "first_seen, first_seen_run, changed_at, input_hash) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?,?)"),
+                     "first_seen, first_seen_run, changed_at, input_hash, downloads, "
+                     "downloads_all_time, likes, trending_score, counters_at) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)"),
         update_metadata(db,
                         "UPDATE models SET author=?, sha=?, created_at=?, last_modified=?, "
                         "private=?, gated=?, disabled=?, pipeline_tag=?, library_name=?, doc=?, "
@@ -187,11 +191,17 @@ struct Store::Statements {
                   "ON CONFLICT(model_pk) DO UPDATE SET last_seen=excluded.last_seen, "
                   "last_seen_run=excluded.last_seen_run"),
         delete_tags(db, "DELETE FROM model_tags WHERE model_pk=?"),
-        insert_tag(db, "INSERT OR IGNORE INTO model_tags(model_pk, tag) VALUES (?,?)"),
+        // One statement per model: SQLite walks the JSON array itself (much cheaper than a
+        // bind/step/reset round trip per tag or file).
+        insert_tags(db,
+                    "INSERT OR IGNORE INTO model_tags(model_pk, tag) SELECT ?1, value FROM "
+                    "json_each(?2) WHERE type = 'text'"),
         delete_files(db, "DELETE FROM model_files WHERE model_pk=?"),
-        insert_file(db,
-                    "INSERT OR REPLACE INTO model_files(model_pk, path, size, blob_id, "
-                    "lfs_sha256, lfs_size) VALUES (?,?,?,?,?,?)"),
+        insert_files(db,
+                     "INSERT OR REPLACE INTO model_files(model_pk, path, size, blob_id, "
+                     "lfs_sha256, lfs_size) SELECT ?1, value->>'rfilename', value->>'size', "
+                     "value->>'blobId', value->>'lfs.sha256', value->>'lfs.size' FROM "
+                     "json_each(?2)"),
         delete_parents(db, "DELETE FROM model_base_models WHERE model_pk=?"),
         insert_parent(db,
                       "INSERT INTO model_base_models(model_pk, source, parent_id, relation, "
@@ -210,11 +220,11 @@ struct Store::Statements {
                        "INSERT OR IGNORE INTO relabel_queue(model_pk) SELECT DISTINCT model_pk "
                        "FROM model_base_models WHERE parent_id = ?") {}
 
-  sql::Statement by_hub_id, live_by_id, by_alias, deleted_by_id, by_input_hash;
+  sql::Statement by_hub_id, live_by_id, live_by_id_nocase, by_alias, deleted_by_id, by_input_hash;
   sql::Statement insert_model, update_metadata, update_input_hash, update_counters, set_hub_id,
       set_id, set_deleted;
   sql::Statement insert_alias, delete_alias, insert_change, mark_seen;
-  sql::Statement delete_tags, insert_tag, delete_files, insert_file, delete_parents,
+  sql::Statement delete_tags, insert_tags, delete_files, insert_files, delete_parents,
       insert_parent;
   sql::Statement insert_observation, observation_before, queue_relabel, queue_children;
 };
@@ -238,7 +248,56 @@ std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
                      SQLITE_ERROR);
   }
   db.exec("PRAGMA cache_size=-65536");  // 64 MiB page cache
-  return std::unique_ptr<Store>(new Store(std::move(db)));
+  auto store = std::unique_ptr<Store>(new Store(std::move(db)));
+  if (access == Access::ReadWrite) store->end_bulk_load();  // heal an interrupted bulk load
+  return store;
+}
+
+namespace {
+// Indexes only queries need; imports look models up by hub_id, id, alias, input hash, parent.
+constexpr const char* kDeferrableIndexes[] = {
+    "models_author",     "models_last_modified", "models_pipeline_tag", "models_library_name",
+    "models_downloads",  "model_tags_by_tag",    "model_files_by_path", "changes_by_model",
+    "changes_by_run",    "changes_by_time"};
+}  // namespace
+
+bool Store::begin_bulk_load() {
+  {
+    sql::Statement count(db_, "SELECT EXISTS (SELECT 1 FROM models)");
+    count.step();
+    if (count.int64(0)) return false;
+  }  // finalized: DROP INDEX fails while a statement on the table is still stepping
+  sql::Transaction transaction(db_);
+  Json saved = Json::array();
+  for (const char* name : kDeferrableIndexes) {
+    std::optional<std::string> create;
+    {
+      sql::Statement q(db_, "SELECT sql FROM sqlite_master WHERE type='index' AND name=?");
+      q.bind(1, name);
+      if (q.step()) create = q.text(0);
+    }
+    if (!create) continue;
+    saved.push_back(*create);
+    db_.exec(std::string("DROP INDEX ") + name);
+  }
+  set_meta("deferred_indexes", saved.dump());
+  transaction.commit();
+  db_.exec("PRAGMA cache_size=-196608");  // 192 MiB while the whole cache is being written
+  return true;
+}
+
+void Store::end_bulk_load() {
+  auto saved = meta("deferred_indexes");
+  if (!saved) return;
+  sql::Transaction transaction(db_);
+  for (const auto& create : Json::parse(*saved)) {
+    std::string sql = create.get<std::string>();
+    sql.insert(sql.find("INDEX") + 5, " IF NOT EXISTS");
+    db_.exec(sql);
+  }
+  db_.exec("DELETE FROM meta WHERE key='deferred_indexes'");
+  transaction.commit();
+  db_.exec("PRAGMA cache_size=-65536");
 }
 
 Store::Store(sql::Database db)
@@ -326,8 +385,8 @@ std::optional<Store::Stored> Store::find_by_hub_id(std::string_view hub_id) {
   return found;
 }
 
-std::optional<Store::Stored> Store::find_live_by_id(std::string_view id) {
-  auto& q = statements_->live_by_id;
+std::optional<Store::Stored> Store::find_live_by_id(std::string_view id, Match match) {
+  auto& q = match == Match::Exact ? statements_->live_by_id : statements_->live_by_id_nocase;
   q.bind(1, id);
   std::optional<Stored> found;
   if (q.step()) found = Stored::from(q);
@@ -350,7 +409,8 @@ bool Store::is_alias_of(std::string_view id, int64_t model_pk) {
 }
 
 std::optional<int64_t> Store::resolve(std::string_view id_or_alias) {
-  if (auto live = find_live_by_id(id_or_alias)) return live->pk;
+  if (auto live = find_live_by_id(id_or_alias, Match::Exact)) return live->pk;
+  if (auto live = find_live_by_id(id_or_alias, Match::AnyCase)) return live->pk;
   if (auto alias = find_by_alias(id_or_alias)) return alias->pk;
   auto& q = statements_->deleted_by_id;
   q.bind(1, id_or_alias);
@@ -365,8 +425,12 @@ std::optional<Store::Stored> Store::locate(const ModelRecord& record,
                                            const UpsertContext& context, RunCounts& counts) {
   if (!record.hub_id.empty()) {
     if (auto known = find_by_hub_id(record.hub_id)) return known;
-    auto holder = find_live_by_id(record.id);
-    if (!holder) return std::nullopt;
+    auto holder = find_live_by_id(record.id, Match::Exact);
+    if (!holder) {
+      // A row stored from a source without `_id` under another spelling is the same model.
+      holder = find_live_by_id(record.id, Match::AnyCase);
+      if (!holder || holder->hub_id) return std::nullopt;
+    }
     if (!holder->hub_id) {  // stored from a source without `_id`: the same model
       statements_->set_hub_id.bind(1, record.hub_id).bind(2, holder->pk).run();
       holder->hub_id = record.hub_id;
@@ -376,7 +440,8 @@ std::optional<Store::Stored> Store::locate(const ModelRecord& record,
     tombstone(holder->pk, context, "id now belongs to _id " + record.hub_id, counts);
     return std::nullopt;
   }
-  if (auto live = find_live_by_id(record.id)) return live;
+  if (auto live = find_live_by_id(record.id, Match::Exact)) return live;
+  if (auto live = find_live_by_id(record.id, Match::AnyCase)) return live;
   if (auto alias = find_by_alias(record.id)) return alias;
   auto& q = statements_->deleted_by_id;
   q.bind(1, record.id);
@@ -399,6 +464,15 @@ void Store::log_change(int64_t model_pk, const UpsertContext& context, int64_t v
   if (field) q.bind(6, *field);
   else q.bind(6, nullptr);
   q.bind(7, old_value).bind(8, new_value).run();
+}
+
+void Store::record_change(int64_t model_pk, const UpsertContext& context, std::string_view kind,
+                          std::string_view field, std::optional<std::string> old_value,
+                          std::optional<std::string> new_value) {
+  sql::Statement version(db_, "SELECT version FROM models WHERE model_pk=?");
+  version.bind(1, model_pk);
+  int64_t current = version.step() ? version.int64(0) : 0;
+  log_change(model_pk, context, current, kind, field, std::move(old_value), std::move(new_value));
 }
 
 void Store::mark_seen(int64_t model_pk, const UpsertContext& context) {
@@ -429,24 +503,18 @@ void bind_scalar_columns(sql::Statement& q, int first, const Json& doc) {
 }  // namespace
 
 void Store::write_derived_tables(int64_t model_pk, const Json& doc, bool tags, bool files,
-                                 bool parents) {
+                                 bool parents, bool fresh) {
   auto& s = *statements_;
-  if (tags) {
-    s.delete_tags.bind(1, model_pk).run();
-    if (auto it = doc.find("tags"); it != doc.end() && it->is_array())
-      for (const auto& tag : *it) s.insert_tag.bind(1, model_pk).bind(2, tag.get<std::string>()).run();
-  }
-  if (files) {
-    s.delete_files.bind(1, model_pk).run();
-    ModelRecord view;
-    if (auto it = doc.find("siblings"); it != doc.end()) view.fields.emplace("siblings", *it);
-    for (const Sibling& file : view.siblings()) {
-      s.insert_file.bind(1, model_pk).bind(2, file.path).bind(3, file.size).bind(4, file.blob_id);
-      s.insert_file.bind(5, file.lfs_sha256).bind(6, file.lfs_size).run();
-    }
-  }
+  auto replace_rows = [&](sql::Statement& remove, sql::Statement& insert, const char* key) {
+    if (!fresh) remove.bind(1, model_pk).run();  // a new model has no rows to replace
+    auto it = doc.find(key);
+    if (it == doc.end() || !it->is_array() || it->empty()) return;
+    insert.bind(1, model_pk).bind(2, it->dump()).run();
+  };
+  if (tags) replace_rows(s.delete_tags, s.insert_tags, "tags");
+  if (files) replace_rows(s.delete_files, s.insert_files, "siblings");
   if (parents) {
-    s.delete_parents.bind(1, model_pk).run();
+    if (!fresh) s.delete_parents.bind(1, model_pk).run();
     int position = 0;
     for (const auto& parent : declared_parents(doc)) {
       s.insert_parent.bind(1, model_pk).bind(2, parent.source).bind(3, parent.parent_id);
@@ -466,11 +534,26 @@ int64_t Store::insert_model(const ModelRecord& record, const UpsertContext& cont
   q.bind(15, context.observed_at);
   if (context.input_hash) q.bind(16, static_cast<int64_t>(context.input_hash));
   else q.bind(16, nullptr);
+  // The first observation of the counters goes straight into the row.
+  bool has_counters = record.has(field::kDownloads) || record.has(field::kDownloadsAllTime) ||
+                      record.has(field::kLikes) || record.has(field::kTrendingScore);
+  q.bind(17, record.int_field(field::kDownloads));
+  q.bind(18, record.int_field(field::kDownloadsAllTime));
+  q.bind(19, record.int_field(field::kLikes));
+  q.bind(20, record.double_field(field::kTrendingScore));
+  if (has_counters) q.bind(21, context.observed_at);
+  else q.bind(21, nullptr);
   q.run();
   int64_t pk = db_.last_insert_rowid();
-  write_derived_tables(pk, doc, true, true, true);
+  write_derived_tables(pk, doc, true, true, true, /*fresh=*/true);
   log_change(pk, context, 1, "created", std::nullopt, std::nullopt, Json(record.id).dump());
-  record_counters(pk, record, nullptr, context);
+  if (has_counters) {
+    auto& o = statements_->insert_observation;
+    o.bind(1, pk).bind(2, context.observed_at).bind(3, context.run_id);
+    o.bind(4, record.int_field(field::kDownloads)).bind(5, record.int_field(field::kDownloadsAllTime));
+    o.bind(6, record.int_field(field::kLikes)).bind(7, record.double_field(field::kTrendingScore));
+    o.run();
+  }
   mark_seen(pk, context);
   queue_relabel(pk);
   queue_children_of(record.id);  // a parent appeared: its children are no longer dangling
@@ -514,7 +597,7 @@ int64_t Store::tombstone_unseen(const UpsertContext& context, RunCounts& counts)
 // Marks `id` free for `keep_pk`: a different live model holding it is gone from the Hub.
 bool Store::free_live_id(std::string_view id, int64_t keep_pk, const UpsertContext& context,
                          RunCounts& counts) {
-  auto holder = find_live_by_id(id);
+  auto holder = find_live_by_id(id, Match::Exact);
   if (!holder || holder->pk == keep_pk) return false;
   return tombstone(holder->pk, context, "id taken over by another model", counts);
 }

@@ -110,9 +110,24 @@ class Store {
   // Tombstones every live model not seen by `run_id` (after a complete sweep).
   int64_t tombstone_unseen(const UpsertContext& context, RunCounts& counts);
 
+  // Appends a change-log row for data derived from the record (e.g. a relation), at the model's
+  // current version (derived data does not bump it).
+  void record_change(int64_t model_pk, const UpsertContext& context, std::string_view kind,
+                     std::string_view field, std::optional<std::string> old_value,
+                     std::optional<std::string> new_value);
+
   // Fields whose change puts a model on the relabel queue (the classifier's inputs). The id,
   // lifecycle events and parents appearing or vanishing always queue.
   void set_relabel_fields(std::set<std::string, std::less<>> fields);
+
+  // --- bulk loading ---
+  // For a first import into an empty cache: drops the secondary indexes that no lookup during
+  // an import needs, so they are built once, sorted, at the end instead of row by row. The list
+  // is kept in `meta`, so a killed import gets its indexes back the next time the store opens.
+  // Returns false (and does nothing) when the cache already holds models.
+  bool begin_bulk_load();
+  // Rebuilds whatever begin_bulk_load() dropped. Idempotent.
+  void end_bulk_load();
 
   // --- reading ---
   // Case-insensitive; live models first, then aliases of renamed ones, then tombstones.
@@ -132,7 +147,8 @@ class Store {
   explicit Store(sql::Database db);
 
   std::optional<Stored> find_by_hub_id(std::string_view hub_id);
-  std::optional<Stored> find_live_by_id(std::string_view id);
+  enum class Match { Exact, AnyCase };
+  std::optional<Stored> find_live_by_id(std::string_view id, Match match);
   std::optional<Stored> find_by_alias(std::string_view id);
   bool is_alias_of(std::string_view id, int64_t model_pk);
   std::optional<Stored> locate(const ModelRecord& record, const UpsertContext& context,
@@ -143,7 +159,7 @@ class Store {
   void record_counters(int64_t model_pk, const ModelRecord& record, const Stored* stored,
                        const UpsertContext& context);
   void write_derived_tables(int64_t model_pk, const Json& doc, bool tags, bool files,
-                            bool parents);
+                            bool parents, bool fresh = false);
   void log_change(int64_t model_pk, const UpsertContext& context, int64_t version,
                   std::string_view kind, std::optional<std::string_view> field,
                   std::optional<std::string> old_value, std::optional<std::string> new_value);
