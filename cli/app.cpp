@@ -13,13 +13,13 @@
 namespace hubcache::cli {
 
 std::string default_db_path() {
-  if (const char* explicit_path = std::getenv("HUBCACHE_DB"); explicit_path && *explicit_path)
-    return explicit_path;
   std::filesystem::path base;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) base = xdg;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+    base = xdg;
   else if (const char* home = std::getenv("HOME"); home && *home)
     base = std::filesystem::path(home) / ".local" / "share";
-  else base = ".";
+  else
+    base = ".";
   return (base / "hubcache" / "hubcache.db").string();
 }
 
@@ -88,37 +88,53 @@ int run_app(int argc, char** argv) {
   spdlog::set_pattern("%^%l%$: %v");
 
   GlobalOptions global;
-  global.db_path = default_db_path();
-  int exit_code = kOk;
+  Action action;
 
   CLI::App app{"hubcache: a local SQLite cache of Hugging Face Hub model metadata"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hubcache 0.1.0");
   app.option_defaults()->always_capture_default();
   app.add_option("--db", global.db_path,
-                 "SQLite database (env HUBCACHE_DB, else $XDG_DATA_HOME/hubcache/hubcache.db)")
-      ->capture_default_str();
+                 "SQLite database (default: $HUBCACHE_DB, else `database` in the config file, "
+                 "else " +
+                     default_db_path() + ")");
+  app.add_option("--config", global.config_path,
+                 "YAML config file (default " + default_config_path() + ")");
   app.add_flag("-v,--verbose", global.verbose, "log more (debug level)");
   app.add_flag("-q,--quiet", global.quiet, "log only errors");
-  app.parse_complete_callback([&] {
-    spdlog::set_level(global.quiet     ? spdlog::level::err
-                      : global.verbose ? spdlog::level::debug
-                                       : spdlog::level::info);
-  });
-
-  add_cache_commands(app, global, exit_code);
-  add_tree_commands(app, global, exit_code);
+  add_cache_commands(app, global, action);
+  add_tree_commands(app, global, action);
+  add_sync_commands(app, global, action);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     int code = app.exit(error);
     return code == 0 ? kOk : kUsage;
+  }
+  spdlog::set_level(global.quiet     ? spdlog::level::err
+                    : global.verbose ? spdlog::level::debug
+                                     : spdlog::level::info);
+  bool explicit_config = !global.config_path.empty();
+  if (!explicit_config) global.config_path = default_config_path();
+  std::string error;
+  auto config = load_config(global.config_path, explicit_config, error);
+  if (!config) {
+    spdlog::error("{}", error);
+    return kUsage;
+  }
+  global.config = *config;
+  if (global.db_path.empty()) {
+    const char* env = std::getenv("HUBCACHE_DB");
+    global.db_path = env && *env ? env : config->database.value_or(default_db_path());
+  }
+  if (!action) return kUsage;
+  try {
+    return action();
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
     return kFailed;
   }
-  return exit_code;
 }
 
 }  // namespace hubcache::cli

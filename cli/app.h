@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/config.h"
 #include "store/store.h"
 
 namespace hubcache::cli {
@@ -13,23 +14,28 @@ namespace hubcache::cli {
 // Exit codes, documented in the README.
 enum ExitCode : int {
   kOk = 0,
-  kFailed = 1,        // the command could not do its job (I/O, database, network gave up)
-  kUsage = 2,         // bad arguments
-  kPartial = 3,       // done, but some records were rejected or some models failed
-  kLocked = 4,        // another hubcache process is writing this database
-  kNotFound = 5,      // the model asked for is not in the cache (or not on the Hub)
-  kOffline = 6,       // HF_HUB_OFFLINE forbids the network access the command needs
+  kFailed = 1,    // the command could not do its job (I/O, database, network gave up)
+  kUsage = 2,     // bad arguments
+  kPartial = 3,   // done, but some records were rejected or some models failed
+  kLocked = 4,    // another hubcache process is writing this database
+  kNotFound = 5,  // the model asked for is not in the cache (or not on the Hub)
+  kOffline = 6,   // HF_HUB_OFFLINE forbids the network access the command needs
 };
 
 struct GlobalOptions {
-  std::string db_path;
+  std::string db_path;  // resolved: --db, else $HUBCACHE_DB, else config, else XDG default
   bool verbose = false;
   bool quiet = false;
-  std::string config_path;
+  std::string config_path;  // --config, else the default location
+  ConfigFile config;        // loaded before any command runs
 };
 
-// Where the database lives when --db is not given: $HUBCACHE_DB, else
-// $XDG_DATA_HOME/hubcache/hubcache.db, else ~/.local/share/hubcache/hubcache.db.
+// What the chosen subcommand will do, recorded while parsing and run once parsing (and the
+// config file, logging level, database path) is settled. Returns the exit code.
+using Action = std::function<int()>;
+
+// The conventional database location: $XDG_DATA_HOME/hubcache/hubcache.db, else
+// ~/.local/share/hubcache/hubcache.db (--db, $HUBCACHE_DB and the config file come first).
 std::string default_db_path();
 
 // Exclusive writer lock held for a command's lifetime (flock on "<db>.lock"): a second writer
@@ -53,8 +59,9 @@ std::optional<WriteSession> open_for_writing(const GlobalOptions& global, int& e
 std::unique_ptr<Store> open_for_reading(const GlobalOptions& global, int& exit_code);
 
 // Command groups. Each adds its subcommands; the callback stores the exit code.
-void add_cache_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
-void add_tree_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_cache_commands(CLI::App& app, GlobalOptions& global, Action& action);
+void add_tree_commands(CLI::App& app, GlobalOptions& global, Action& action);
+void add_sync_commands(CLI::App& app, GlobalOptions& global, Action& action);
 
 }  // namespace hubcache::cli
 

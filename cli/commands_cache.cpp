@@ -2,12 +2,16 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
 #include <iostream>
 
 #include "cli/app.h"
 #include "cli/format.h"
 #include "record/normalize.h"
+#include "snapshot/import.h"
 #include "store/ingest.h"
 #include "tree/relabel.h"
 
@@ -18,10 +22,74 @@ struct ImportOptions {
   std::string file;
   std::optional<std::string> snapshot_date;
   bool json = false;
-  int batch_size = 2000;
+  bool inspect = false;
+  int batch_size = 5000;
 };
 
+// rows, rows/s and ETA on one terminal line.
+std::function<void(int64_t, int64_t)> progress_bar(const GlobalOptions& global) {
+  if (global.quiet || !::isatty(STDERR_FILENO)) return {};
+  auto start = std::chrono::steady_clock::now();
+  return [start](int64_t done, int64_t total) {
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+    int width = 30;
+    int filled = total ? static_cast<int>(width * done / total) : 0;
+    std::cerr << fmt::format("\r[{}{}] {}/{} rows  {:.0f} rows/s  ETA {:.0f}s ",
+                             std::string(filled, '#'), std::string(width - filled, ' '), done, total,
+                             rate, eta)
+              << std::flush;
+    if (done == total) std::cerr << "\n";
+  };
+}
+
+int run_parquet_import(const GlobalOptions& global, const ImportOptions& options, Store& store,
+                       std::optional<std::string> snapshot_date) {
+  snapshot::ImportOptions import;
+  import.snapshot_date = std::move(snapshot_date);
+  import.on_progress = progress_bar(global);
+  snapshot::ImportResult result = snapshot::import_parquet(store, options.file, import);
+  if (result.status == "failed" && !result.run_id) {
+    spdlog::error("{}: {}", options.file, result.error);
+    return kFailed;
+  }
+  if (!result.error.empty()) spdlog::error("{}: {}", options.file, result.error);
+  tree::RelabelResult relabeled = relabel_after_run(store, result.run_id);
+  double seconds = result.seconds > 0 ? result.seconds : 1e-9;
+  if (options.json) {
+    Json out = to_json(result.counts);
+    out["run"] = result.run_id;
+    out["status"] = result.status;
+    out["snapshot_date"] = result.snapshot_date;
+    out["rows"] = result.rows;
+    out["seconds"] = result.seconds;
+    out["relabeled"] = relabeled.relabeled;
+    out["error"] = result.error.empty() ? Json() : Json(result.error);
+    std::cout << out.dump() << "\n";
+  } else if (!global.quiet) {
+    std::cout << fmt::format("import {} (snapshot {}): {} rows in {:.1f}s ({:.0f} rows/s, {:.1f} MB/s) · {} · relabeled {}\n",
+                             options.file, result.snapshot_date.substr(0, 10), result.rows,
+                             result.seconds, static_cast<double>(result.rows) / seconds,
+                             static_cast<double>(result.bytes) / 1e6 / seconds,
+                             summarize(result.counts), relabeled.relabeled);
+  }
+  if (result.status == "failed") return kFailed;
+  return result.status == "partial" ? kPartial : kOk;
+}
+
 int run_import(const GlobalOptions& global, const ImportOptions& options) {
+  if (options.inspect) {
+    std::string error;
+    Json info = snapshot::inspect_parquet(options.file, error);
+    if (!error.empty()) {
+      spdlog::error("{}: {}", options.file, error);
+      return kFailed;
+    }
+    std::cout << info.dump(2) << "\n";
+    return kOk;
+  }
   int exit_code = kOk;
   auto session = open_for_writing(global, exit_code);
   if (!session) return exit_code;
@@ -35,6 +103,14 @@ int run_import(const GlobalOptions& global, const ImportOptions& options) {
       return kUsage;
     }
     ingest.observed_at = format_hub_time(*ms);
+  }
+  if (options.file != "-" && snapshot::looks_like_parquet(options.file)) {
+    try {
+      return run_parquet_import(global, options, *session->store, ingest.observed_at);
+    } catch (const std::exception& error) {
+      spdlog::error("import failed: {}", error.what());
+      return kFailed;
+    }
   }
   RunCounts counts;
   try {
@@ -87,8 +163,10 @@ int run_show(const GlobalOptions& global, const std::string& id, bool json) {
   auto pk = resolve_or_report(*store, id, exit_code);
   if (!pk) return exit_code;
   auto model = store->load(*pk);
-  if (json) std::cout << to_json(*model).dump(2) << "\n";
-  else print_model(*model, std::cout);
+  if (json)
+    std::cout << to_json(*model).dump(2) << "\n";
+  else
+    print_model(*model, std::cout);
   return kOk;
 }
 
@@ -104,12 +182,12 @@ int run_history(const GlobalOptions& global, const std::string& id, bool json, b
     Json out = {{"changes", Json::array()}, {"counters", Json::array()}};
     for (const auto& change : changes) out["changes"].push_back(to_json(change));
     for (const auto& o : observations)
-      out["counters"].push_back({{"observed_at", o.observed_at},
-                                 {"downloads", o.downloads ? Json(*o.downloads) : Json()},
-                                 {"downloadsAllTime",
-                                  o.downloads_all_time ? Json(*o.downloads_all_time) : Json()},
-                                 {"likes", o.likes ? Json(*o.likes) : Json()},
-                                 {"trendingScore", o.trending_score ? Json(*o.trending_score) : Json()}});
+      out["counters"].push_back(
+          {{"observed_at", o.observed_at},
+           {"downloads", o.downloads ? Json(*o.downloads) : Json()},
+           {"downloadsAllTime", o.downloads_all_time ? Json(*o.downloads_all_time) : Json()},
+           {"likes", o.likes ? Json(*o.likes) : Json()},
+           {"trendingScore", o.trending_score ? Json(*o.trending_score) : Json()}});
     std::cout << out.dump(2) << "\n";
     return kOk;
   }
@@ -180,51 +258,58 @@ int run_stats(const GlobalOptions& global, bool json) {
 
 }  // namespace
 
-void add_cache_commands(CLI::App& app, GlobalOptions& global, int& exit_code) {
+void add_cache_commands(CLI::App& app, GlobalOptions& global, Action& action) {
   auto import_options = std::make_shared<ImportOptions>();
-  auto* import = app.add_subcommand("import", "import JSON lines of API-shaped model records");
-  import->add_option("file", import_options->file, "NDJSON file, or - for standard input")
+  auto* import = app.add_subcommand(
+      "import", "import a hub-stats models.parquet snapshot, or JSON lines of API-shaped records");
+  import->add_option("file", import_options->file,
+                     "models.parquet, an NDJSON file, or - for standard input")
       ->required();
   import->add_option("--snapshot-date", import_options->snapshot_date,
                      "date the data describes (counters are observed at that date)");
   import->add_option("--batch-size", import_options->batch_size, "records per transaction")
       ->check(CLI::PositiveNumber);
   import->add_flag("--json", import_options->json, "print the run summary as JSON");
-  import->callback([&, import_options] { exit_code = run_import(global, *import_options); });
+  import->add_flag("--inspect", import_options->inspect,
+                   "print a Parquet file's schema, row count and row groups; import nothing");
+  import->callback([&, import_options] { action = [&] { return run_import(global, *import_options);
+};
+}  // namespace hubcache::cli
+);
 
-  auto id = std::make_shared<std::string>();
-  auto json = std::make_shared<bool>(false);
-  auto* show = app.add_subcommand("show", "show a cached model (ids are case-insensitive)");
-  show->add_option("id", *id, "model id, or a former id of a renamed model")->required();
-  show->add_flag("--json", *json, "print JSON");
-  show->callback([&, id, json] { exit_code = run_show(global, *id, *json); });
+auto id = std::make_shared<std::string>();
+auto json = std::make_shared<bool>(false);
+auto* show = app.add_subcommand("show", "show a cached model (ids are case-insensitive)");
+show->add_option("id", *id, "model id, or a former id of a renamed model")->required();
+show->add_flag("--json", *json, "print JSON");
+show->callback([&, id, json] { action = [&] { return run_show(global, *id, *json); }; });
 
-  auto counters = std::make_shared<bool>(false);
-  auto* history = app.add_subcommand("history", "what changed in one model, run by run");
-  history->add_option("id", *id, "model id")->required();
-  history->add_flag("--json", *json, "print JSON");
-  history->add_flag("--counters", *counters, "also print the counter time series");
-  history->callback([&, id, json, counters] {
-    exit_code = run_history(global, *id, *json, *counters);
-  });
+auto counters = std::make_shared<bool>(false);
+auto* history = app.add_subcommand("history", "what changed in one model, run by run");
+history->add_option("id", *id, "model id")->required();
+history->add_flag("--json", *json, "print JSON");
+history->add_flag("--counters", *counters, "also print the counter time series");
+history->callback([&, id, json, counters] {
+  action = [&] { return run_history(global, *id, *json, *counters); };
+});
 
-  auto since = std::make_shared<std::optional<std::string>>();
-  auto run = std::make_shared<std::optional<int64_t>>();
-  auto limit = std::make_shared<int>(1000);
-  auto* changes = app.add_subcommand("changes", "changes since a time, or made by one run");
-  auto* since_option = changes->add_option("--since", *since, "ISO date or time (UTC)");
-  auto* run_option = changes->add_option("--run", *run, "run number (see `stats`)");
-  since_option->excludes(run_option);
-  changes->add_option("--limit", *limit, "at most this many rows");
-  changes->add_flag("--json", *json, "print JSON");
-  changes->callback([&, since, run, limit, json] {
-    if (!*since && !*run) throw CLI::ValidationError("changes", "give --since TIME or --run N");
-    exit_code = run_changes(global, *since, *run, *limit, *json);
-  });
+auto since = std::make_shared<std::optional<std::string>>();
+auto run = std::make_shared<std::optional<int64_t>>();
+auto limit = std::make_shared<int>(1000);
+auto* changes = app.add_subcommand("changes", "changes since a time, or made by one run");
+auto* since_option = changes->add_option("--since", *since, "ISO date or time (UTC)");
+auto* run_option = changes->add_option("--run", *run, "run number (see `stats`)");
+since_option->excludes(run_option);
+changes->add_option("--limit", *limit, "at most this many rows");
+changes->add_flag("--json", *json, "print JSON");
+changes->callback([&, since, run, limit, json] {
+  if (!*since && !*run) throw CLI::ValidationError("changes", "give --since TIME or --run N");
+  action = [&] { return run_changes(global, *since, *run, *limit, *json); };
+});
 
-  auto* stats = app.add_subcommand("stats", "what the cache holds");
-  stats->add_flag("--json", *json, "print JSON");
-  stats->callback([&, json] { exit_code = run_stats(global, *json); });
+auto* stats = app.add_subcommand("stats", "what the cache holds");
+stats->add_flag("--json", *json, "print JSON");
+stats->callback([&, json] { action = [&] { return run_stats(global, *json); }; });
 }
 
 }  // namespace hubcache::cli

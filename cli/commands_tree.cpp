@@ -57,7 +57,8 @@ struct TreeOptions {
 };
 
 Json node_json(const tree::TreeNode& node) {
-  Json out = {{"id", node.id}, {"relation", node.relation ? Json(*node.relation) : Json()},
+  Json out = {{"id", node.id},
+              {"relation", node.relation ? Json(*node.relation) : Json()},
               {"depth", node.depth}};
   return out;
 }
@@ -80,11 +81,13 @@ int run_tree(const GlobalOptions& global, const TreeOptions& options) {
   sql::Database& db = store->db();
   if (options.ancestors || options.descendants || !options.children.empty()) {
     std::vector<tree::TreeNode> nodes;
-    if (options.ancestors) nodes = tree::ancestors(db, *pk);
-    else if (options.descendants) nodes = tree::descendants(db, *pk, options.depth, options.limit);
+    if (options.ancestors)
+      nodes = tree::ancestors(db, *pk);
+    else if (options.descendants)
+      nodes = tree::descendants(db, *pk, options.depth, options.limit);
     else
-      nodes = tree::children(db, *pk, options.children == "all" ? "" : options.children,
-                             options.limit);
+      nodes =
+          tree::children(db, *pk, options.children == "all" ? "" : options.children, options.limit);
     if (options.json) {
       Json out = Json::array();
       for (const auto& node : nodes) out.push_back(node_json(node));
@@ -110,7 +113,9 @@ int run_tree(const GlobalOptions& global, const TreeOptions& options) {
                {"confidence", t.label->confidence},
                {"flags", t.label->flags}};
     }
-    std::cout << Json{{"id", t.id}, {"label", label}, {"parents", parents},
+    std::cout << Json{{"id", t.id},
+                      {"label", label},
+                      {"parents", parents},
                       {"children", t.children_by_relation}}
                      .dump(2)
               << "\n";
@@ -121,24 +126,23 @@ int run_tree(const GlobalOptions& global, const TreeOptions& options) {
     std::cout << fmt::format("  {} of:\n", t.label->relation.value_or("related"));
     for (const auto& p : t.parents)
       std::cout << fmt::format("    {}{}  [{}]\n", p.id, p.pk ? "" : "  (not in cache)", p.sources);
-    std::cout << fmt::format("  label: {} · rule {} · confidence {}{}{}\n",
-                             t.label->relation.value_or("none"), t.label->rule_id,
-                             t.label->confidence,
-                             t.label->evidence && !t.label->evidence->empty()
-                                 ? " · evidence " + *t.label->evidence
-                                 : "",
-                             t.label->flags.empty() ? "" : " · flags " + t.label->flags);
+    std::cout << fmt::format(
+        "  label: {} · rule {} · confidence {}{}{}\n", t.label->relation.value_or("none"),
+        t.label->rule_id, t.label->confidence,
+        t.label->evidence && !t.label->evidence->empty() ? " · evidence " + *t.label->evidence : "",
+        t.label->flags.empty() ? "" : " · flags " + t.label->flags);
     if (t.label->hub_relation && t.label->derived_relation != t.label->hub_relation)
-      std::cout << fmt::format("  the Hub says {}; hubcache's rules say {}\n", *t.label->hub_relation,
-                               t.label->derived_relation.value_or("none"));
+      std::cout << fmt::format("  the Hub says {}; hubcache's rules say {}\n",
+                               *t.label->hub_relation, t.label->derived_relation.value_or("none"));
   } else if (!t.label) {
     std::cout << "  not labeled yet (run `hubcache classify`)\n";
   } else {
     std::cout << "  no base model (a root)\n";
   }
-  static const std::pair<const char*, const char*> kBoxes[] = {
-      {"adapter", "Adapters"}, {"finetune", "Finetunes"}, {"quantized", "Quantizations"},
-      {"merge", "Merges"}};
+  static const std::pair<const char*, const char*> kBoxes[] = {{"adapter", "Adapters"},
+                                                               {"finetune", "Finetunes"},
+                                                               {"quantized", "Quantizations"},
+                                                               {"merge", "Merges"}};
   std::string box;
   for (auto [relation, title] : kBoxes) {
     auto it = t.children_by_relation.find(relation);
@@ -153,42 +157,48 @@ int run_audit(const GlobalOptions& global, bool json, int top) {
   auto store = open_for_reading(global, exit_code);
   if (!store) return exit_code;
   Json report = tree::audit_report(store->db(), top);
-  if (json) std::cout << report.dump(2) << "\n";
-  else tree::print_audit(report, std::cout);
+  if (json)
+    std::cout << report.dump(2) << "\n";
+  else
+    tree::print_audit(report, std::cout);
   return kOk;
 }
 
 }  // namespace
 
-void add_tree_commands(CLI::App& app, GlobalOptions& global, int& exit_code) {
+void add_tree_commands(CLI::App& app, GlobalOptions& global, Action& action) {
   auto all = std::make_shared<bool>(false);
   auto json = std::make_shared<bool>(false);
   auto* classify = app.add_subcommand("classify", "re-label models whose inputs changed");
   classify->add_flag("--all", *all, "re-label every model");
   classify->add_flag("--json", *json, "print JSON");
-  classify->callback([&, all, json] { exit_code = run_classify(global, *all, *json); });
+  classify->callback(
+      [&, all, json] { action = [&] { return run_classify(global, *all, *json); }; });
 
   auto options = std::make_shared<TreeOptions>();
   auto* tree_cmd = app.add_subcommand("tree", "a model's place in the model tree");
   tree_cmd->add_option("id", options->id, "model id (case-insensitive; former ids resolve)")
       ->required();
-  auto* children = tree_cmd->add_option("--children", options->children,
-                                        "list children: adapter, finetune, quantized, merge, all")
+  auto* children = tree_cmd
+                       ->add_option("--children", options->children,
+                                    "list children: adapter, finetune, quantized, merge, all")
                        ->check(CLI::IsMember({"adapter", "finetune", "quantized", "merge", "all"}));
   auto* up = tree_cmd->add_flag("--ancestors", options->ancestors, "walk up to the root(s)");
   auto* down = tree_cmd->add_flag("--descendants", options->descendants, "walk down");
   children->excludes(up)->excludes(down);
   up->excludes(down);
-  tree_cmd->add_option("--depth", options->depth, "levels for --descendants")->check(CLI::PositiveNumber);
-  tree_cmd->add_option("--limit", options->limit, "at most this many nodes")->check(CLI::PositiveNumber);
+  tree_cmd->add_option("--depth", options->depth, "levels for --descendants")
+      ->check(CLI::PositiveNumber);
+  tree_cmd->add_option("--limit", options->limit, "at most this many nodes")
+      ->check(CLI::PositiveNumber);
   tree_cmd->add_flag("--json", options->json, "print JSON");
-  tree_cmd->callback([&, options] { exit_code = run_tree(global, *options); });
+  tree_cmd->callback([&, options] { action = [&] { return run_tree(global, *options); }; });
 
   auto top = std::make_shared<int>(20);
   auto* audit = app.add_subcommand("audit", "the relation study's checks on this cache");
   audit->add_flag("--json", *json, "print JSON");
   audit->add_option("--top", *top, "how many disagreements to list");
-  audit->callback([&, json, top] { exit_code = run_audit(global, *json, *top); });
+  audit->callback([&, json, top] { action = [&] { return run_audit(global, *json, *top); }; });
 }
 
 }  // namespace hubcache::cli

@@ -7,14 +7,15 @@
 namespace hubcache::cli {
 
 Json to_json(const RunCounts& c) {
-  return {{"seen", c.seen},       {"new", c.created},         {"changed", c.changed},
+  return {{"seen", c.seen},           {"new", c.created},       {"changed", c.changed},
           {"unchanged", c.unchanged}, {"rejected", c.rejected}, {"stale", c.stale},
-          {"renamed", c.renamed}, {"deleted", c.deleted},     {"restored", c.restored}};
+          {"renamed", c.renamed},     {"deleted", c.deleted},   {"restored", c.restored}};
 }
 
 Json to_json(const RunInfo& run) {
-  Json out = {{"run", run.run_id},       {"kind", run.kind},     {"source", run.source},
-              {"started_at", run.started_at}, {"status", run.status}, {"counts", to_json(run.counts)}};
+  Json out = {{"run", run.run_id},    {"kind", run.kind},
+              {"source", run.source}, {"started_at", run.started_at},
+              {"status", run.status}, {"counts", to_json(run.counts)}};
   out["finished_at"] = run.finished_at ? Json(*run.finished_at) : Json();
   out["snapshot_date"] = run.snapshot_date ? Json(*run.snapshot_date) : Json();
   out["message"] = run.message ? Json(*run.message) : Json();
@@ -33,11 +34,15 @@ Json optional_text(const std::optional<std::string>& text) {
 }  // namespace
 
 Json to_json(const ChangeRow& change) {
-  return {{"change", change.change_id}, {"model", change.model_id},
+  return {{"change", change.change_id},
+          {"model", change.model_id},
           {"run", change.run_id ? Json(*change.run_id) : Json()},
-          {"at", change.at},           {"version", change.version},
-          {"kind", change.kind},       {"field", optional_text(change.field)},
-          {"old", parsed_or_null(change.old_value)}, {"new", parsed_or_null(change.new_value)}};
+          {"at", change.at},
+          {"version", change.version},
+          {"kind", change.kind},
+          {"field", optional_text(change.field)},
+          {"old", parsed_or_null(change.old_value)},
+          {"new", parsed_or_null(change.new_value)}};
 }
 
 Json to_json(const StoredModel& model) {
@@ -57,11 +62,16 @@ Json to_json(const StoredModel& model) {
 }
 
 Json to_json(const CacheStats& s) {
-  return {{"models", s.models},         {"live", s.live},
-          {"deleted", s.deleted},       {"aliases", s.aliases},
-          {"tags", s.tags},             {"files", s.files},
-          {"changes", s.changes},       {"counter_observations", s.observations},
-          {"runs", s.runs},             {"pending_relabel", s.pending_relabel},
+  return {{"models", s.models},
+          {"live", s.live},
+          {"deleted", s.deleted},
+          {"aliases", s.aliases},
+          {"tags", s.tags},
+          {"files", s.files},
+          {"changes", s.changes},
+          {"counter_observations", s.observations},
+          {"runs", s.runs},
+          {"pending_relabel", s.pending_relabel},
           {"newest_last_modified", optional_text(s.newest_last_modified)},
           {"schema_version", s.schema_version}};
 }
@@ -112,13 +122,15 @@ void print_model(const StoredModel& model, std::ostream& out) {
   line("gated", text(field::kGated));
   line("disabled", text(field::kDisabled));
   std::string counters;
-  for (auto name : {field::kDownloads, field::kDownloadsAllTime, field::kLikes,
-                    field::kTrendingScore})
-    if (r.has(name)) counters += fmt::format("{}{} {}", counters.empty() ? "" : " · ", name, text(name));
+  for (auto name :
+       {field::kDownloads, field::kDownloadsAllTime, field::kLikes, field::kTrendingScore})
+    if (r.has(name))
+      counters += fmt::format("{}{} {}", counters.empty() ? "" : " · ", name, text(name));
   if (!counters.empty() && model.counters_at) counters += " (observed " + *model.counters_at + ")";
   line("counters", counters);
   auto tags = r.tags();
-  if (r.has(field::kTags)) line(fmt::format("tags ({})", tags.size()).c_str(), join_limited(tags, 12));
+  if (r.has(field::kTags))
+    line(fmt::format("tags ({})", tags.size()).c_str(), join_limited(tags, 12));
   std::vector<std::string> files;
   for (const auto& sibling : r.siblings()) files.push_back(sibling.path);
   if (r.has(field::kSiblings))
@@ -147,7 +159,8 @@ void print_changes(const std::vector<ChangeRow>& changes, std::ostream& out) {
     std::string what = c.kind == "field" ? c.field.value_or("") : c.kind;
     std::string detail;
     if (c.kind == "field" || c.kind == "renamed" || c.kind == "relation")
-      detail = shorten(c.old_value.value_or("∅"), 40) + " → " + shorten(c.new_value.value_or("∅"), 60);
+      detail =
+          shorten(c.old_value.value_or("∅"), 40) + " → " + shorten(c.new_value.value_or("∅"), 60);
     else if (c.new_value)
       detail = shorten(*c.new_value, 80);
     out << fmt::format("{}  run {:<4} v{:<3} {:<40} {:<14} {}\n", c.at,

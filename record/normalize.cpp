@@ -14,18 +14,24 @@ struct FieldError {
 
 std::string describe_type(const Json& value) {
   switch (value.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "a boolean";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::array: return "an array";
-    case Json::value_t::object: return "an object";
-    default: return "a number";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::object:
+      return "an object";
+    default:
+      return "a number";
   }
 }
 
 [[noreturn]] void fail(std::string_view name, std::string_view expected, const Json& got) {
-  throw FieldError{"field `" + std::string(name) + "` must be " + std::string(expected) +
-                   ", got " + describe_type(got)};
+  throw FieldError{"field `" + std::string(name) + "` must be " + std::string(expected) + ", got " +
+                   describe_type(got)};
 }
 
 Json normalize_string(std::string_view name, const Json& value) {
@@ -38,8 +44,9 @@ Json normalize_date(std::string_view name, const Json& value) {
   if (value.is_number_integer()) return format_hub_time(value.get<int64_t>());  // ms epoch
   if (!value.is_string()) fail(name, "an ISO-8601 date string", value);
   auto ms = parse_hub_time(value.get_ref<const std::string&>());
-  if (!ms) throw FieldError{"field `" + std::string(name) + "` is not a date: \"" +
-                            value.get<std::string>() + "\""};
+  if (!ms)
+    throw FieldError{"field `" + std::string(name) + "` is not a date: \"" +
+                     value.get<std::string>() + "\""};
   return format_hub_time(*ms);
 }
 
@@ -133,9 +140,12 @@ Json normalize_base_models(const Json& value) {
   if (value.is_array()) {
     Json models = Json::array();
     for (const auto& item : value) {
-      if (item.is_string()) models.push_back({{"id", item}});
-      else if (item.is_object()) models.push_back(item);
-      else fail("baseModels[]", "a string or an object", item);
+      if (item.is_string())
+        models.push_back({{"id", item}});
+      else if (item.is_object())
+        models.push_back(item);
+      else
+        fail("baseModels[]", "a string or an object", item);
     }
     return Json{{"models", std::move(models)}};
   }

@@ -14,7 +14,7 @@ packages=(
   libcpp-httplib-dev              # hubsim, the local Hub emulator
   libsnappy-dev libzstd-dev zlib1g-dev libbrotli-dev liblz4-dev  # Parquet codecs
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
-  clang-format time               # time: peak-memory figures in bench/
+  clang-format time curl          # time: peak memory in bench/; curl: the demo drives hubsim
 )
 
 # Node.js runs the @huggingface/hub protocol test and the DuckDB bench peer. The machine image

@@ -6,11 +6,11 @@
 
 namespace hubcache {
 
-Ingest::Ingest(Store& store, std::string_view kind, std::string_view source,
-               IngestOptions options)
+Ingest::Ingest(Store& store, std::string_view kind, std::string_view source, IngestOptions options)
     : store_(store), options_(std::move(options)) {
   context_.run_id = store_.begin_run(kind, source, options_.snapshot_date);
   context_.observed_at = options_.observed_at.value_or(now_hub_time());
+  context_.live = options_.live;
   if (options_.bulk_load_when_empty) bulk_ = store_.begin_bulk_load();
 }
 
@@ -55,10 +55,17 @@ UpsertOutcome Ingest::add(const ModelRecord& record, uint64_t raw_hash) {
   return outcome;
 }
 
+int64_t Ingest::tombstone_unseen() {
+  ensure_transaction();
+  return store_.tombstone_unseen(context_, counts_);
+}
+
 void Ingest::reject(const std::string& message) {
   ++counts_.rejected;
-  if (options_.on_reject) options_.on_reject(message);
-  else spdlog::warn("rejected {}", message);
+  if (options_.on_reject)
+    options_.on_reject(message);
+  else
+    spdlog::warn("rejected {}", message);
 }
 
 RunCounts Ingest::finish(std::string_view status, std::optional<std::string> message) {

@@ -15,6 +15,7 @@ namespace hubcache {
 struct IngestOptions {
   int batch_size = 5000;                     // records per transaction
   bool bulk_load_when_empty = true;          // defer secondary indexes on a first import
+  bool live = false;                         // records are live Hub responses (UpsertContext)
   std::optional<std::string> observed_at;    // default: now
   std::optional<std::string> snapshot_date;  // recorded on the run
   // Called for every rejected record with a message naming the source and line.
@@ -34,8 +35,13 @@ class Ingest {
   bool seen_unchanged(uint64_t raw_hash);
   UpsertOutcome add(const ModelRecord& record, uint64_t raw_hash = 0);
   void reject(const std::string& message);
+  // After a complete listing: tombstones every live model this run did not see.
+  int64_t tombstone_unseen();
   // Commits the open batch now (e.g. at the end of an API page).
   void commit();
+  // Opens the batch transaction if none is open, so the caller can add its own writes (e.g.
+  // crawl state) to the same commit.
+  void begin_batch() { ensure_transaction(); }
   // Commits and closes the run with `status` ("ok", "partial", "failed").
   RunCounts finish(std::string_view status, std::optional<std::string> message = std::nullopt);
 

@@ -3,8 +3,8 @@
 namespace hubcache::sql {
 
 Database::Database(const std::string& path, Mode mode) {
-  int flags = mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY
-                                     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int flags =
+      mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -57,8 +57,8 @@ Statement& Statement::bind(int index, double value) {
   return *this;
 }
 Statement& Statement::bind(int index, std::string_view text) {
-  if (sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                          SQLITE_UTF8) != SQLITE_OK)
+  if (sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) !=
+      SQLITE_OK)
     db_->raise("bind");
   return *this;
 }
@@ -83,7 +83,9 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-std::string Statement::text(int column) const { return std::string(text_view(column)); }
+std::string Statement::text(int column) const {
+  return std::string(text_view(column));
+}
 
 std::string_view Statement::text_view(int column) const {
   auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
@@ -101,7 +103,9 @@ std::optional<std::string> Statement::optional_text(int column) const {
   return text(column);
 }
 
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db) {
+  db_.exec("BEGIN IMMEDIATE");
+}
 
 Transaction::~Transaction() {
   if (done_) return;

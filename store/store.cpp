@@ -243,9 +243,10 @@ std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
     throw sql::Error("database schema is newer than this hubcache understands; upgrade hubcache",
                      SQLITE_ERROR);
   } else if (schema_version(db) < latest_schema_version()) {
-    throw sql::Error("database schema is older than this hubcache; run any write command "
-                     "(e.g. `hubcache stats`) without read-only access to migrate it",
-                     SQLITE_ERROR);
+    throw sql::Error(
+        "database schema is older than this hubcache; run any write command "
+        "(e.g. `hubcache stats`) without read-only access to migrate it",
+        SQLITE_ERROR);
   }
   db.exec("PRAGMA cache_size=-65536");  // 64 MiB page cache
   auto store = std::unique_ptr<Store>(new Store(std::move(db)));
@@ -256,9 +257,9 @@ std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
 namespace {
 // Indexes only queries need; imports look models up by hub_id, id, alias, input hash, parent.
 constexpr const char* kDeferrableIndexes[] = {
-    "models_author",     "models_last_modified", "models_pipeline_tag", "models_library_name",
-    "models_downloads",  "model_tags_by_tag",    "model_files_by_path", "changes_by_model",
-    "changes_by_run",    "changes_by_time"};
+    "models_author",    "models_last_modified", "models_pipeline_tag", "models_library_name",
+    "models_downloads", "model_tags_by_tag",    "model_files_by_path", "changes_by_model",
+    "changes_by_run",   "changes_by_time"};
 }  // namespace
 
 bool Store::begin_bulk_load() {
@@ -301,9 +302,8 @@ void Store::end_bulk_load() {
 }
 
 Store::Store(sql::Database db)
-    : db_(std::move(db)),
-      relabel_fields_{"cardData", "tags",       "siblings", "library_name",
-                      "config",   "gguf",       "baseModels", "pipeline_tag"} {
+    : db_(std::move(db)), relabel_fields_{"cardData", "tags", "siblings",   "library_name",
+                                          "config",   "gguf", "baseModels", "pipeline_tag"} {
   if (schema_version(db_) > 0) statements_ = std::make_unique<Statements>(db_);
 }
 
@@ -421,8 +421,8 @@ std::optional<int64_t> Store::resolve(std::string_view id_or_alias) {
 }
 
 // The stored model a record describes: by `_id` when the record has one, else by id.
-std::optional<Store::Stored> Store::locate(const ModelRecord& record,
-                                           const UpsertContext& context, RunCounts& counts) {
+std::optional<Store::Stored> Store::locate(const ModelRecord& record, const UpsertContext& context,
+                                           RunCounts& counts) {
   if (!record.hub_id.empty()) {
     if (auto known = find_by_hub_id(record.hub_id)) return known;
     auto holder = find_live_by_id(record.id, Match::Exact);
@@ -455,14 +455,17 @@ std::optional<Store::Stored> Store::locate(const ModelRecord& record,
 
 void Store::log_change(int64_t model_pk, const UpsertContext& context, int64_t version,
                        std::string_view kind, std::optional<std::string_view> field,
-                       std::optional<std::string> old_value,
-                       std::optional<std::string> new_value) {
+                       std::optional<std::string> old_value, std::optional<std::string> new_value) {
   auto& q = statements_->insert_change;
   q.bind(1, model_pk).bind(3, context.observed_at).bind(4, version).bind(5, kind);
-  if (context.run_id) q.bind(2, context.run_id);
-  else q.bind(2, nullptr);
-  if (field) q.bind(6, *field);
-  else q.bind(6, nullptr);
+  if (context.run_id)
+    q.bind(2, context.run_id);
+  else
+    q.bind(2, nullptr);
+  if (field)
+    q.bind(6, *field);
+  else
+    q.bind(6, nullptr);
   q.bind(7, old_value).bind(8, new_value).run();
 }
 
@@ -526,14 +529,18 @@ void Store::write_derived_tables(int64_t model_pk, const Json& doc, bool tags, b
 int64_t Store::insert_model(const ModelRecord& record, const UpsertContext& context) {
   Json doc = document_of(record);
   auto& q = statements_->insert_model;
-  if (record.hub_id.empty()) q.bind(1, nullptr);
-  else q.bind(1, record.hub_id);
+  if (record.hub_id.empty())
+    q.bind(1, nullptr);
+  else
+    q.bind(1, record.hub_id);
   q.bind(2, record.id);
   bind_scalar_columns(q, 3, doc);
   q.bind(12, doc.dump()).bind(13, context.observed_at).bind(14, context.run_id);
   q.bind(15, context.observed_at);
-  if (context.input_hash) q.bind(16, static_cast<int64_t>(context.input_hash));
-  else q.bind(16, nullptr);
+  if (context.input_hash)
+    q.bind(16, static_cast<int64_t>(context.input_hash));
+  else
+    q.bind(16, nullptr);
   // The first observation of the counters goes straight into the row.
   bool has_counters = record.has(field::kDownloads) || record.has(field::kDownloadsAllTime) ||
                       record.has(field::kLikes) || record.has(field::kTrendingScore);
@@ -541,8 +548,10 @@ int64_t Store::insert_model(const ModelRecord& record, const UpsertContext& cont
   q.bind(18, record.int_field(field::kDownloadsAllTime));
   q.bind(19, record.int_field(field::kLikes));
   q.bind(20, record.double_field(field::kTrendingScore));
-  if (has_counters) q.bind(21, context.observed_at);
-  else q.bind(21, nullptr);
+  if (has_counters)
+    q.bind(21, context.observed_at);
+  else
+    q.bind(21, nullptr);
   q.run();
   int64_t pk = db_.last_insert_rowid();
   write_derived_tables(pk, doc, true, true, true, /*fresh=*/true);
@@ -550,7 +559,8 @@ int64_t Store::insert_model(const ModelRecord& record, const UpsertContext& cont
   if (has_counters) {
     auto& o = statements_->insert_observation;
     o.bind(1, pk).bind(2, context.observed_at).bind(3, context.run_id);
-    o.bind(4, record.int_field(field::kDownloads)).bind(5, record.int_field(field::kDownloadsAllTime));
+    o.bind(4, record.int_field(field::kDownloads))
+        .bind(5, record.int_field(field::kDownloadsAllTime));
     o.bind(6, record.int_field(field::kLikes)).bind(7, record.double_field(field::kTrendingScore));
     o.run();
   }
@@ -635,7 +645,8 @@ void Store::record_counters(int64_t model_pk, const ModelRecord& record, const S
   auto pick = [&](std::string_view name, std::optional<int64_t> old) {
     return record.has(name) ? record.int_field(name) : old;
   };
-  std::optional<int64_t> downloads = pick(field::kDownloads, stored ? stored->downloads : std::nullopt);
+  std::optional<int64_t> downloads =
+      pick(field::kDownloads, stored ? stored->downloads : std::nullopt);
   std::optional<int64_t> all_time =
       pick(field::kDownloadsAllTime, stored ? stored->downloads_all_time : std::nullopt);
   std::optional<int64_t> likes = pick(field::kLikes, stored ? stored->likes : std::nullopt);
@@ -667,8 +678,8 @@ void Store::record_counters(int64_t model_pk, const ModelRecord& record, const S
     if (!same) insert_observation();
     return;
   }
-  if (stored && counters_equal(record, stored->downloads, stored->downloads_all_time,
-                               stored->likes, stored->trending_score))
+  if (stored && counters_equal(record, stored->downloads, stored->downloads_all_time, stored->likes,
+                               stored->trending_score))
     return;
   s.update_counters.bind(1, downloads).bind(2, all_time).bind(3, likes).bind(4, trending);
   s.update_counters.bind(5, context.observed_at).bind(6, model_pk).run();
@@ -719,7 +730,8 @@ UpsertOutcome Store::upsert(const ModelRecord& record, const UpsertContext& cont
   if (!names_former_id) lifecycle_change |= apply_rename(*stored, record, context, counts);
 
   // Never regress: an older lastModified must not overwrite newer metadata.
-  if (names_former_id || (incoming && stored->last_modified && *incoming < *stored->last_modified)) {
+  if (names_former_id ||
+      (incoming && stored->last_modified && *incoming < *stored->last_modified)) {
     record_counters(stored->pk, record, &*stored, context);
     mark_seen(stored->pk, context);
     ++counts.stale;
@@ -749,8 +761,10 @@ UpsertOutcome Store::upsert(const ModelRecord& record, const UpsertContext& cont
     };
     bind_scalar_columns(s.update_metadata, 1, doc);
     s.update_metadata.bind(10, doc.dump()).bind(11, version).bind(12, context.observed_at);
-    if (context.input_hash) s.update_metadata.bind(13, hash_value);
-    else s.update_metadata.bind(13, nullptr);
+    if (context.input_hash)
+      s.update_metadata.bind(13, hash_value);
+    else
+      s.update_metadata.bind(13, nullptr);
     s.update_metadata.bind(14, stored->pk).run();
     stored->version = version;
     write_derived_tables(stored->pk, doc, touched("tags"), touched("siblings"),

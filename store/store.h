@@ -98,8 +98,7 @@ class Store {
   std::vector<RunInfo> recent_runs(int limit);
 
   // --- writing (callers group calls in a sql::Transaction, e.g. one per page or batch) ---
-  UpsertOutcome upsert(const ModelRecord& record, const UpsertContext& context,
-                       RunCounts& counts);
+  UpsertOutcome upsert(const ModelRecord& record, const UpsertContext& context, RunCounts& counts);
   // The fast path for an unchanged source: when the last input applied to model `id` hashed to
   // `input_hash`, marks it seen and returns true. Nothing is parsed.
   bool mark_seen_if_same_input(uint64_t input_hash, const UpsertContext& context,
@@ -158,8 +157,8 @@ class Store {
                     RunCounts& counts);
   void record_counters(int64_t model_pk, const ModelRecord& record, const Stored* stored,
                        const UpsertContext& context);
-  void write_derived_tables(int64_t model_pk, const Json& doc, bool tags, bool files,
-                            bool parents, bool fresh = false);
+  void write_derived_tables(int64_t model_pk, const Json& doc, bool tags, bool files, bool parents,
+                            bool fresh = false);
   void log_change(int64_t model_pk, const UpsertContext& context, int64_t version,
                   std::string_view kind, std::optional<std::string_view> field,
                   std::optional<std::string> old_value, std::optional<std::string> new_value);

@@ -71,15 +71,14 @@ std::vector<ChangeRow> Store::history(int64_t model_pk) {
 }
 
 std::vector<ChangeRow> Store::changes_since(std::string_view since_time, int limit) {
-  sql::Statement q(db_, std::string(kChangeQuery) +
-                            "WHERE c.at >= ? ORDER BY c.change_id LIMIT ?");
+  sql::Statement q(db_, std::string(kChangeQuery) + "WHERE c.at >= ? ORDER BY c.change_id LIMIT ?");
   q.bind(1, since_time).bind(2, limit);
   return collect_changes(q);
 }
 
 std::vector<ChangeRow> Store::changes_in_run(int64_t run_id, int limit) {
-  sql::Statement q(db_, std::string(kChangeQuery) +
-                            "WHERE c.run_id = ? ORDER BY c.change_id LIMIT ?");
+  sql::Statement q(db_,
+                   std::string(kChangeQuery) + "WHERE c.run_id = ? ORDER BY c.change_id LIMIT ?");
   q.bind(1, run_id).bind(2, limit);
   return collect_changes(q);
 }

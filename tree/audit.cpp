@@ -24,13 +24,18 @@ Json share(sql::Database& db, const std::string& label_column, const std::string
   std::string population = "FROM model_labels l WHERE l." + label_column + " = '" + relation + "'";
   int64_t total = count(db, "SELECT count(*) " + population);
   int64_t with = count(db, "SELECT count(*) " + population + " AND (" + condition + ")");
-  return {{"relation", relation}, {"with", with}, {"of", total},
-          {"percent", total ? 100.0 * static_cast<double>(with) / static_cast<double>(total) : 0.0}};
+  return {
+      {"relation", relation},
+      {"with", with},
+      {"of", total},
+      {"percent", total ? 100.0 * static_cast<double>(with) / static_cast<double>(total) : 0.0}};
 }
 
 std::string tag_in(const char* tags) {
-  return std::string("EXISTS (SELECT 1 FROM model_tags t WHERE t.model_pk = l.model_pk AND "
-                     "lower(t.tag) IN (") + tags + "))";
+  return std::string(
+             "EXISTS (SELECT 1 FROM model_tags t WHERE t.model_pk = l.model_pk AND "
+             "lower(t.tag) IN (") +
+         tags + "))";
 }
 std::string file_matches(const char* condition) {
   return std::string("EXISTS (SELECT 1 FROM model_files f WHERE f.model_pk = l.model_pk AND ") +
@@ -47,9 +52,9 @@ Json audit_report(sql::Database& db, int top_disagreements) {
   report["label_used"] = label;
 
   Json per_relation = Json::object();
-  sql::Statement by_relation(db,
-                             "SELECT coalesce(" + label + ", 'none'), count(*) FROM model_labels "
-                             "GROUP BY 1 ORDER BY 2 DESC");
+  sql::Statement by_relation(db, "SELECT coalesce(" + label +
+                                     ", 'none'), count(*) FROM model_labels "
+                                     "GROUP BY 1 ORDER BY 2 DESC");
   while (by_relation.step()) per_relation[by_relation.text(0)] = by_relation.int64(1);
   report["models_per_relation"] = per_relation;
 
@@ -65,11 +70,10 @@ Json audit_report(sql::Database& db, int top_disagreements) {
       file_matches(kAdapterFile) +
       " OR EXISTS (SELECT 1 FROM models m WHERE m.model_pk = l.model_pk AND (m.library_name IN "
       "('peft','adapter-transformers') OR json_extract(m.doc,'$.config.peft') IS NOT NULL))";
-  std::string quant_signal =
-      file_matches("f.path GLOB '*.gguf'") +
-      " OR EXISTS (SELECT 1 FROM models m WHERE m.model_pk = l.model_pk AND "
-      "(json_extract(m.doc,'$.config.quantization_config') IS NOT NULL OR "
-      "json_extract(m.doc,'$.gguf') IS NOT NULL))";
+  std::string quant_signal = file_matches("f.path GLOB '*.gguf'") +
+                             " OR EXISTS (SELECT 1 FROM models m WHERE m.model_pk = l.model_pk AND "
+                             "(json_extract(m.doc,'$.config.quantization_config') IS NOT NULL OR "
+                             "json_extract(m.doc,'$.gguf') IS NOT NULL))";
   report["signals"] = {
       {"finetunes_with_adapter_signals", share(db, label, "finetune", adapter_signal)},
       {"adapters_with_adapter_signals", share(db, label, "adapter", adapter_signal)},
@@ -77,14 +81,18 @@ Json audit_report(sql::Database& db, int top_disagreements) {
 
   // Repos shipping full weights and adapter files together, split by label.
   Json both = Json::object();
-  sql::Statement both_q(db, "SELECT coalesce(l." + label + ", 'none'), count(*) FROM model_labels l "
-                            "WHERE " + file_matches(kAdapterFile) + " AND " +
-                            file_matches(kFullWeightFile) + " GROUP BY 1 ORDER BY 2 DESC");
+  sql::Statement both_q(db, "SELECT coalesce(l." + label +
+                                ", 'none'), count(*) FROM model_labels l "
+                                "WHERE " +
+                                file_matches(kAdapterFile) + " AND " +
+                                file_matches(kFullWeightFile) + " GROUP BY 1 ORDER BY 2 DESC");
   while (both_q.step()) both[both_q.text(0)] = both_q.int64(1);
   Json adapter_only = Json::object();
-  sql::Statement only_q(db, "SELECT coalesce(l." + label + ", 'none'), count(*) FROM model_labels l "
-                            "WHERE " + file_matches(kAdapterFile) + " AND NOT " +
-                            file_matches(kFullWeightFile) + " GROUP BY 1 ORDER BY 2 DESC");
+  sql::Statement only_q(db, "SELECT coalesce(l." + label +
+                                ", 'none'), count(*) FROM model_labels l "
+                                "WHERE " +
+                                file_matches(kAdapterFile) + " AND NOT " +
+                                file_matches(kFullWeightFile) + " GROUP BY 1 ORDER BY 2 DESC");
   while (only_q.step()) adapter_only[only_q.text(0)] = only_q.int64(1);
   report["adapter_files"] = {{"with_full_weights", both}, {"adapter_only", adapter_only}};
 
@@ -105,8 +113,10 @@ Json audit_report(sql::Database& db, int top_disagreements) {
     int64_t total = 0;
     for (auto& [derived, n] : row.items()) total += n.get<int64_t>();
     int64_t hit = row.contains(hub) ? row[hub].get<int64_t>() : 0;
-    per_class[hub] = {{"agree", hit}, {"of", total},
-                      {"recall", total ? static_cast<double>(hit) / static_cast<double>(total) : 0.0}};
+    per_class[hub] = {
+        {"agree", hit},
+        {"of", total},
+        {"recall", total ? static_cast<double>(hit) / static_cast<double>(total) : 0.0}};
   }
   Json disagreements = Json::array();
   sql::Statement top(db,
@@ -116,13 +126,19 @@ Json audit_report(sql::Database& db, int top_disagreements) {
                      "coalesce(l.derived_relation,'none') ORDER BY m.downloads DESC LIMIT ?");
   top.bind(1, top_disagreements);
   while (top.step())
-    disagreements.push_back({{"id", top.text(0)}, {"hub", top.text(1)}, {"derived", top.text(2)},
-                             {"rule", top.text(3)}, {"evidence", top.optional_text(4).value_or("")},
+    disagreements.push_back({{"id", top.text(0)},
+                             {"hub", top.text(1)},
+                             {"derived", top.text(2)},
+                             {"rule", top.text(3)},
+                             {"evidence", top.optional_text(4).value_or("")},
                              {"flags", top.text(5)}});
   report["derived_vs_hub"] = {
-      {"compared", compared}, {"agree", agreed},
+      {"compared", compared},
+      {"agree", agreed},
       {"agreement", compared ? static_cast<double>(agreed) / static_cast<double>(compared) : 0.0},
-      {"confusion", matrix},  {"per_class", per_class}, {"top_disagreements", disagreements}};
+      {"confusion", matrix},
+      {"per_class", per_class},
+      {"top_disagreements", disagreements}};
   return report;
 }
 
@@ -138,13 +154,19 @@ void print_audit(const Json& r, std::ostream& out) {
   for (auto& [relation, n] : r["models_per_relation"].items())
     out << fmt::format("  {:<12} {}\n", relation, n.get<int64_t>());
   out << "tags (as the relation study asked):\n";
-  print_share(out, "finetunes carrying lora/peft/adapter tags", r["tags"]["finetunes_with_adapter_tags"]);
-  print_share(out, "adapters carrying lora/peft/adapter tags", r["tags"]["adapters_with_adapter_tags"]);
-  print_share(out, "quantized carrying quantized/gguf/int/bit tags", r["tags"]["quantized_with_quant_tags"]);
+  print_share(out, "finetunes carrying lora/peft/adapter tags",
+              r["tags"]["finetunes_with_adapter_tags"]);
+  print_share(out, "adapters carrying lora/peft/adapter tags",
+              r["tags"]["adapters_with_adapter_tags"]);
+  print_share(out, "quantized carrying quantized/gguf/int/bit tags",
+              r["tags"]["quantized_with_quant_tags"]);
   out << "richer signals (files, config, library):\n";
-  print_share(out, "finetunes with adapter files/library/peft", r["signals"]["finetunes_with_adapter_signals"]);
-  print_share(out, "adapters with adapter files/library/peft", r["signals"]["adapters_with_adapter_signals"]);
-  print_share(out, "quantized with gguf files/quant config", r["signals"]["quantized_with_quant_signals"]);
+  print_share(out, "finetunes with adapter files/library/peft",
+              r["signals"]["finetunes_with_adapter_signals"]);
+  print_share(out, "adapters with adapter files/library/peft",
+              r["signals"]["adapters_with_adapter_signals"]);
+  print_share(out, "quantized with gguf files/quant config",
+              r["signals"]["quantized_with_quant_signals"]);
   out << "repos with adapter files:\n";
   for (auto& [relation, n] : r["adapter_files"]["with_full_weights"].items())
     out << fmt::format("  with full weights, {:<10} {}\n", relation, n.get<int64_t>());
@@ -160,9 +182,10 @@ void print_audit(const Json& r, std::ostream& out) {
   }
   if (!d["top_disagreements"].empty()) out << "top disagreements (by downloads):\n";
   for (const auto& x : d["top_disagreements"])
-    out << fmt::format("  {:<50} hub {:<10} derived {:<10} rule {} {}\n", x["id"].get<std::string>(),
-                       x["hub"].get<std::string>(), x["derived"].get<std::string>(),
-                       x["rule"].get<std::string>(), x["evidence"].get<std::string>());
+    out << fmt::format("  {:<50} hub {:<10} derived {:<10} rule {} {}\n",
+                       x["id"].get<std::string>(), x["hub"].get<std::string>(),
+                       x["derived"].get<std::string>(), x["rule"].get<std::string>(),
+                       x["evidence"].get<std::string>());
 }
 
 }  // namespace hubcache::tree

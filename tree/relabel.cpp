@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "classify/classify.h"
@@ -21,8 +22,8 @@ constexpr const char* kInputQuery =
     "json_extract(doc,'$.siblings'), json_extract(doc,'$.library_name'), "
     "json_extract(doc,'$.config'), json_extract(doc,'$.gguf'), json_extract(doc,'$.baseModels') "
     "FROM models WHERE model_pk = ?";
-constexpr const char* kInputFields[] = {"cardData", "tags",   "siblings",  "library_name",
-                                        "config",   "gguf",   "baseModels"};
+constexpr const char* kInputFields[] = {"cardData", "tags", "siblings",  "library_name",
+                                        "config",   "gguf", "baseModels"};
 
 std::string join_flags(const cl::Classification& c) {
   std::string out;
@@ -51,7 +52,13 @@ class Relabeler {
         resolve_alias_(db_,
                        "SELECT m.model_pk, m.id FROM model_aliases a JOIN models m USING "
                        "(model_pk) WHERE a.alias = ? AND m.deleted_at IS NULL"),
-        previous_(db_, "SELECT relation FROM model_relations WHERE model_pk = ?"),
+        previous_(db_,
+                  "SELECT relation, flags, rules_version, inputs_hash FROM model_relations "
+                  "WHERE model_pk = ?"),
+        stored_parents_(db_,
+                        "SELECT parent_id, parent_pk, sources FROM model_parents WHERE "
+                        "model_pk = ? ORDER BY position"),
+        queue_(db_, "INSERT OR IGNORE INTO relabel_queue(model_pk) VALUES (?)"),
         write_label_(db_,
                      "INSERT OR REPLACE INTO model_relations(model_pk, relation, hub_relation, "
                      "derived_relation, rule_id, evidence, confidence, flags, rules_version, "
@@ -60,8 +67,9 @@ class Relabeler {
         insert_parent_(db_,
                        "INSERT OR IGNORE INTO model_parents(model_pk, position, parent_id, "
                        "parent_pk, sources) VALUES (?,?,?,?,?)"),
-        parents_of_(db_, "SELECT parent_pk FROM model_parents WHERE model_pk = ? AND "
-                         "parent_pk IS NOT NULL"),
+        parents_of_(db_,
+                    "SELECT parent_pk FROM model_parents WHERE model_pk = ? AND "
+                    "parent_pk IS NOT NULL"),
         dequeue_(db_, "DELETE FROM relabel_queue WHERE model_pk = ?") {
     context_.run_id = options.run_id;
     context_.observed_at = now_hub_time();
@@ -72,12 +80,17 @@ class Relabeler {
     auto stored_version = store_.meta(kRulesVersionKey);
     result.rules_changed = stored_version != std::to_string(cl::kRulesVersion);
     enqueue(options_.all || result.rules_changed);
+    force_ = options_.all || result.rules_changed;
     std::vector<int64_t> batch;
     while (next_batch(batch)) {
       sql::Transaction transaction(db_);
-      for (int64_t pk : batch) label(pk, result);
+      for (int64_t pk : batch) label(pk);
       transaction.commit();
     }
+    // Counted per model: a cycle member can be labeled twice in one pass (see label()).
+    result.relabeled = static_cast<int64_t>(labeled_.size());
+    result.relation_changes = relation_changes_;
+    result.cycles = static_cast<int64_t>(on_cycle_.size());
     store_.set_meta(kRulesVersionKey, std::to_string(cl::kRulesVersion));
     return result;
   }
@@ -151,23 +164,72 @@ class Relabeler {
     return !deleted;
   }
 
-  // True when `pk` is its own ancestor through resolved parents (bounded walk).
-  bool on_cycle(int64_t pk, const std::vector<int64_t>& parents) {
+  // True when `pk` is its own ancestor through resolved parents (bounded walk). `seen` gets the
+  // ancestors visited.
+  bool on_cycle(int64_t pk, const std::vector<int64_t>& parents,
+                std::unordered_set<int64_t>* seen_out = nullptr) {
     std::vector<int64_t> frontier = parents;
-    std::unordered_set<int64_t> seen;
+    std::unordered_set<int64_t> local;
+    std::unordered_set<int64_t>& seen = seen_out ? *seen_out : local;
+    bool found = false;
     while (!frontier.empty() && seen.size() < 10000) {
       int64_t node = frontier.back();
       frontier.pop_back();
-      if (node == pk) return true;
+      if (node == pk) {
+        found = true;
+        if (!seen_out) return true;  // the caller wants all ancestors only when it asks
+        continue;
+      }
       if (!seen.insert(node).second) continue;
-      parents_of_.bind(1, node);
-      while (parents_of_.step()) frontier.push_back(parents_of_.int64(0));
-      parents_of_.reset();
+      for (int64_t parent : resolved_parents(node)) frontier.push_back(parent);
     }
-    return false;
+    return found;
   }
 
-  void label(int64_t pk, RelabelResult& result) {
+  std::vector<int64_t> resolved_parents(int64_t node) {
+    std::vector<int64_t> parents;
+    parents_of_.bind(1, node);
+    while (parents_of_.step()) parents.push_back(parents_of_.int64(0));
+    parents_of_.reset();
+    return parents;
+  }
+
+  bool has_cycle_flag(int64_t pk) {
+    previous_.bind(1, pk);
+    bool flagged =
+        previous_.step() && (',' + previous_.text(1) + ',').find(",cycle,") != std::string::npos;
+    previous_.reset();
+    return flagged;
+  }
+
+  // A cycle found or broken at `pk` changes its members' cycle flag although their own inputs
+  // did not change: queue the members whose flag disagrees (they are re-checked in this pass).
+  void queue_cycle_members(const std::unordered_set<int64_t>& ancestors, bool want_flag) {
+    for (int64_t member : ancestors) {
+      if (has_cycle_flag(member) == want_flag) continue;
+      if (want_flag && !on_cycle(member, resolved_parents(member))) continue;
+      queue_.bind(1, member).run();
+    }
+  }
+
+  struct ParentRow {
+    std::string id;
+    std::optional<int64_t> pk;
+    std::string sources;
+    bool operator==(const ParentRow&) const = default;
+  };
+
+  std::vector<ParentRow> stored_parent_rows(int64_t pk) {
+    std::vector<ParentRow> rows;
+    stored_parents_.bind(1, pk);
+    while (stored_parents_.step())
+      rows.push_back(
+          {stored_parents_.text(0), stored_parents_.optional_int64(1), stored_parents_.text(2)});
+    stored_parents_.reset();
+    return rows;
+  }
+
+  void label(int64_t pk) {
     ModelRecord record;
     bool live = load(pk, record);
     dequeue_.bind(1, pk).run();
@@ -182,38 +244,76 @@ class Relabeler {
     };
     cl::Classification c = cl::classify(record, resolver);
 
-    delete_parents_.bind(1, pk).run();
+    std::vector<ParentRow> parent_rows;
     std::vector<int64_t> parent_pks;
-    int position = 0;
     for (const auto& parent : c.parents) {
       std::optional<int64_t> parent_pk;
       for (const auto& [candidate_pk, canonical] : resolved)
         if (canonical == parent.canonical_id) parent_pk = candidate_pk;
       if (parent_pk) parent_pks.push_back(*parent_pk);
-      insert_parent_.bind(1, pk).bind(2, position++).bind(3, parent.canonical_id);
-      insert_parent_.bind(4, parent_pk).bind(5, cl::describe_sources(parent.sources)).run();
-    }
-    if (!parent_pks.empty() && on_cycle(pk, parent_pks)) {
-      c.flags |= static_cast<uint32_t>(cl::Flag::kCycle);
-      ++result.cycles;
+      // INSERT OR IGNORE below keeps the first of two ids resolving to one canonical spelling.
+      if (std::none_of(parent_rows.begin(), parent_rows.end(),
+                       [&](const ParentRow& row) { return row.id == parent.canonical_id; }))
+        parent_rows.push_back(
+            {parent.canonical_id, parent_pk, cl::describe_sources(parent.sources)});
     }
 
-    std::optional<std::string> relation = relation_text(c.relation);
+    // Previous label, and the ancestors it was on a cycle with (before the parents change).
     previous_.bind(1, pk);
     bool had_label = previous_.step();
-    std::optional<std::string> old_relation = had_label ? previous_.optional_text(0) : std::nullopt;
+    std::optional<std::string> old_relation, old_flags;
+    std::optional<int64_t> old_rules_version, old_inputs_hash;
+    if (had_label) {
+      old_relation = previous_.optional_text(0);
+      old_flags = previous_.text(1);
+      old_rules_version = previous_.int64(2);
+      old_inputs_hash = previous_.int64(3);
+    }
     previous_.reset();
+    bool was_on_cycle = old_flags && (',' + *old_flags + ',').find(",cycle,") != std::string::npos;
+    std::unordered_set<int64_t> old_ancestors;
+    if (was_on_cycle) on_cycle(pk, resolved_parents(pk), &old_ancestors);
 
+    std::unordered_set<int64_t> ancestors;
+    bool cyclic = !parent_pks.empty() && on_cycle(pk, parent_pks, &ancestors);
+    if (cyclic) {
+      c.flags |= static_cast<uint32_t>(cl::Flag::kCycle);
+      on_cycle_.insert(pk);
+    } else {
+      on_cycle_.erase(pk);
+    }
+    std::string flags = join_flags(c);
+    auto inputs_hash = static_cast<int64_t>(cl::classification_input_hash(record));
+
+    // Queued, but nothing the label depends on moved (e.g. a card edit outside base_model, or a
+    // field the classifier does not read): the stored label stands, nothing is written.
+    bool unchanged = !force_ && had_label && old_rules_version == cl::kRulesVersion &&
+                     old_inputs_hash == inputs_hash && old_flags == flags &&
+                     stored_parent_rows(pk) == parent_rows;
+    if (unchanged) return;
+
+    delete_parents_.bind(1, pk).run();
+    int position = 0;
+    for (const auto& row : parent_rows) {
+      insert_parent_.bind(1, pk).bind(2, position++).bind(3, row.id);
+      insert_parent_.bind(4, row.pk).bind(5, row.sources).run();
+    }
+    if (cyclic) queue_cycle_members(ancestors, /*want_flag=*/true);
+    if (was_on_cycle && !cyclic) queue_cycle_members(old_ancestors, /*want_flag=*/false);
+
+    std::optional<std::string> relation = relation_text(c.relation);
     write_label_.bind(1, pk).bind(2, relation).bind(3, relation_text(c.hub_relation));
     write_label_.bind(4, relation_text(c.derived.relation)).bind(5, c.derived.rule_id);
     write_label_.bind(6, c.derived.evidence).bind(7, cl::to_string(c.confidence));
-    write_label_.bind(8, join_flags(c)).bind(9, cl::kRulesVersion);
-    write_label_.bind(10, static_cast<int64_t>(cl::classification_input_hash(record)));
+    write_label_.bind(8, flags).bind(9, cl::kRulesVersion);
+    write_label_.bind(10, inputs_hash);
     write_label_.bind(11, context_.observed_at);
-    if (options_.run_id) write_label_.bind(12, options_.run_id);
-    else write_label_.bind(12, nullptr);
+    if (options_.run_id)
+      write_label_.bind(12, options_.run_id);
+    else
+      write_label_.bind(12, nullptr);
     write_label_.run();
-    ++result.relabeled;
+    labeled_.insert(pk);
 
     if (had_label && old_relation != relation) {
       Json change = {{"relation", relation ? Json(*relation) : Json()},
@@ -223,7 +323,7 @@ class Relabeler {
       store_.record_change(pk, context_, "relation", "relation",
                            old_relation ? Json(*old_relation).dump() : Json().dump(),
                            change.dump());
-      ++result.relation_changes;
+      ++relation_changes_;
     }
   }
 
@@ -232,7 +332,12 @@ class Relabeler {
   RelabelOptions options_;
   UpsertContext context_;
   sql::Statement load_inputs_, resolve_exact_, resolve_any_case_, resolve_alias_, previous_;
+  sql::Statement stored_parents_, queue_;
   sql::Statement write_label_, delete_parents_, insert_parent_, parents_of_, dequeue_;
+  bool force_ = false;                    // --all or new rules: write every label
+  std::unordered_set<int64_t> labeled_;   // models whose label was written in this pass
+  std::unordered_set<int64_t> on_cycle_;  // of those, the ones on a parent cycle
+  int64_t relation_changes_ = 0;
 };
 
 }  // namespace

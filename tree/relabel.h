@@ -10,8 +10,8 @@
 namespace hubcache::tree {
 
 struct RelabelOptions {
-  bool all = false;      // re-label every live model (`hubcache classify --all`)
-  int64_t run_id = 0;    // the run the relabeling belongs to (change-log rows point to it)
+  bool all = false;    // re-label every live model (`hubcache classify --all`)
+  int64_t run_id = 0;  // the run the relabeling belongs to (change-log rows point to it)
   int batch_size = 5000;
 };
 

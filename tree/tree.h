@@ -19,7 +19,7 @@ struct Label {
 };
 
 struct ParentEdge {
-  std::string id;  // canonical when resolved
+  std::string id;             // canonical when resolved
   std::optional<int64_t> pk;  // empty: dangling (not in the cache)
   std::string sources;
 };

@@ -29,7 +29,8 @@ TEST(HubApiFixtures, EveryModelBodyNormalizesWithItsIdAndCommit) {
   int bodies = 0;
   for (const auto& entry : fs::directory_iterator(kFixtures)) {
     std::string name = entry.path().filename().string();
-    if (name.find("model-info") == std::string::npos || name.find(".200.body.json") == std::string::npos)
+    if (name.find("model-info") == std::string::npos ||
+        name.find(".200.body.json") == std::string::npos)
       continue;
     ++bodies;
     auto result = parse_fixture(name);
@@ -63,7 +64,8 @@ TEST(HubApiFixtures, BertBodyKeepsEveryFieldWithCanonicalValues) {
 }
 
 TEST(HubApiFixtures, GatedManualModelKeepsItsTypedBaseModelTag) {
-  auto result = parse_fixture("07-model-info-meta-llama__Llama-3.1-8B-Instruct.gated-manual.200.body.json");
+  auto result =
+      parse_fixture("07-model-info-meta-llama__Llama-3.1-8B-Instruct.gated-manual.200.body.json");
   ASSERT_TRUE(result) << result.error;
   EXPECT_EQ(result.record->fields.at("gated"), "manual");
   auto tags = result.record->tags();
@@ -92,8 +94,8 @@ TEST(HubApiFixtures, ManifestResponsesBecomeModelsOnlyFor200ModelBodies) {
     std::string uri = exchange["request"]["uri"];
     std::string target = uri.substr(uri.find("/api/"));
     int status = exchange["status"];
-    auto result = normalize_model_response(target, status,
-                                           slurp(kFixtures / exchange["body_file"].get<std::string>()));
+    auto result = normalize_model_response(
+        target, status, slurp(kFixtures / exchange["body_file"].get<std::string>()));
     bool is_model_body = status == 200 && target.rfind("/api/models/", 0) == 0;
     EXPECT_EQ(bool(result), is_model_body) << target << ": " << result.error;
     if (result) {
@@ -118,8 +120,9 @@ TEST(HubApiFixtures, SpaceBodyIsRejectedAsNotAModelEndpoint) {
 }
 
 TEST(HubApiFixtures, RedirectIsNotAModelBody) {
-  auto result = normalize_model_response("/api/models/bert-base-uncased", 307,
-                                         slurp(kFixtures / "01-model-info-bert-base-uncased.307.body.txt"));
+  auto result =
+      normalize_model_response("/api/models/bert-base-uncased", 307,
+                               slurp(kFixtures / "01-model-info-bert-base-uncased.307.body.txt"));
   EXPECT_FALSE(result);
   EXPECT_NE(result.error.find("HTTP 307"), std::string::npos);
 }

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "record/normalize.h"
+
+#include <gtest/gtest.h>
 
 namespace hubcache {
 namespace {
@@ -67,7 +67,8 @@ TEST(Normalize, AbsentFieldsStayUnknownAndNullsStayNull) {
 }
 
 TEST(Normalize, UnmodeledFieldsAreKeptVerbatim) {
-  auto record = parse_ok(R"({"id":"a/b","someNewHubField":{"x":[1,2]},"widgetData":[{"text":"t"}]})");
+  auto record =
+      parse_ok(R"({"id":"a/b","someNewHubField":{"x":[1,2]},"widgetData":[{"text":"t"}]})");
   EXPECT_EQ(record.fields.at("someNewHubField")["x"][1], 2);
   EXPECT_EQ(record.fields.at("widgetData")[0]["text"], "t");
 }

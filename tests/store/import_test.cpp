@@ -100,8 +100,8 @@ TEST(JsonLinesImport, BadLinesAreRejectedOneByOneAndTheRestIsStored) {
   auto store = Store::open(temp.path());
   std::vector<std::string> rejects;
   RunCounts counts = import_lines(*store,
-                                  {R"({"id":"a/one"})", "{broken", R"({"id":"a/two","tags":7})",
-                                   "", R"({"_id":5,"id":"a/three"})", R"({"id":"a/four"})"},
+                                  {R"({"id":"a/one"})", "{broken", R"({"id":"a/two","tags":7})", "",
+                                   R"({"_id":5,"id":"a/three"})", R"({"id":"a/four"})"},
                                   &rejects);
   EXPECT_EQ(counts.created, 2);
   EXPECT_EQ(counts.rejected, 3);
@@ -115,11 +115,13 @@ TEST(JsonLinesImport, BadLinesAreRejectedOneByOneAndTheRestIsStored) {
 TEST(JsonLinesImport, HubStatsDumpImportsEveryRowWithCountersAsObservations) {
   testing::TempDb temp;
   auto store = Store::open(temp.path());
-  auto lines = read_lines(std::string(HUBCACHE_SHARED_DIR) + "/fixtures/hubstats/models-5000.ndjson");
+  auto lines =
+      read_lines(std::string(HUBCACHE_SHARED_DIR) + "/fixtures/hubstats/models-5000.ndjson");
   RunCounts counts = import_lines(*store, lines);
   EXPECT_EQ(counts.rejected, 0);
   EXPECT_EQ(counts.created, 5000);
-  EXPECT_EQ(scalar(*store, "SELECT count(*) FROM models WHERE downloads_all_time = 1234567890123"), 1);
+  EXPECT_EQ(scalar(*store, "SELECT count(*) FROM models WHERE downloads_all_time = 1234567890123"),
+            1);
   EXPECT_EQ(scalar(*store, "SELECT max(downloads) FROM models"), 3000000000);
 }
 

@@ -1,6 +1,7 @@
+#include "store/migrations.h"
+
 #include <gtest/gtest.h>
 
-#include "store/migrations.h"
 #include "store/store.h"
 #include "test_db.h"
 

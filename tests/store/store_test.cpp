@@ -1,8 +1,9 @@
 // Change tracking: what the store writes, and what it refuses to overwrite.
+#include "store/store.h"
+
 #include <gtest/gtest.h>
 
 #include "record/normalize.h"
-#include "store/store.h"
 #include "test_db.h"
 
 namespace hubcache {
@@ -110,7 +111,7 @@ TEST_F(StoreTest, CountersBecomeObservationsNotChangeLogRows) {
   ASSERT_EQ(series.size(), 2u);
   EXPECT_EQ(series[0].downloads, 100);
   EXPECT_EQ(series[1].downloads, 250);
-  EXPECT_EQ(series[1].likes, 5);  // not re-sent: carried over
+  EXPECT_EQ(series[1].likes, 5);          // not re-sent: carried over
   put(more, "2025-01-03T00:00:00.000Z");  // same values: no new observation
   EXPECT_EQ(store->counter_history(*store->resolve("google-bert/bert-base-uncased")).size(), 2u);
 }
@@ -189,7 +190,8 @@ TEST_F(StoreTest, NameReusedByAnotherModelTombstonesTheOldOne) {
   EXPECT_EQ(put(other), UpsertOutcome::Created);
   EXPECT_EQ(scalar("SELECT count(*) FROM models"), 2);
   EXPECT_EQ(scalar("SELECT count(*) FROM models WHERE deleted_at IS NULL"), 1);
-  EXPECT_EQ(scalar("SELECT hub_id = 'aaaaaaaaaaaaaaaaaaaaaaaa' FROM models WHERE deleted_at IS NULL"), 1);
+  EXPECT_EQ(
+      scalar("SELECT hub_id = 'aaaaaaaaaaaaaaaaaaaaaaaa' FROM models WHERE deleted_at IS NULL"), 1);
 }
 
 TEST_F(StoreTest, RecordWithoutHubIdAdoptsItWhenTheHubIdArrives) {
