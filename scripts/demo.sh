@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 bash scripts/install-deps.sh
+echo "== building (first time: a few minutes)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build hubcache hubsim >/dev/null
+ninja -C build hubcache hubsim >build/ninja.log 2>&1 || { tail -40 build/ninja.log; exit 1; }
 
 WORK=${HUBCACHE_DEMO_DIR:-$ROOT/build/demo}
 rm -rf "$WORK" && mkdir -p "$WORK"
