@@ -1,0 +1,209 @@
+// Figures for the classifier pass and the tree queries on a generated cache:
+//   tree_bench [N=100000] [db path]
+// 1. full classifier pass over N freshly imported rows (rows/s; target >= 100,000 rows/s);
+// 2. incremental pass after 1% of rows changed a classification input (time, ratio <= 3%);
+// 3. `tree` on a parent with 10,000 children: model_tree + children counts (target < 50 ms).
+// Records come from a small deterministic generator: ~40% name a parent, with a mix of signals
+// (peft library, GGUF files, quantization_config, several bare tags, typed Hub tags).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+#include "record/normalize.h"
+#include "store/ingest.h"
+#include "tree/relabel.h"
+#include "tree/tree.h"
+
+using namespace hubcache;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kPopularChildren = 10000;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// xorshift64*: deterministic across runs and platforms.
+struct Random {
+  uint64_t state;
+  uint64_t next() {
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 2685821657736338717ull;
+  }
+  int below(int n) { return static_cast<int>(next() % static_cast<uint64_t>(n)); }
+};
+
+std::string id_of(int i) {
+  return "org" + std::to_string(i % 997) + "/model-" + std::to_string(i);
+}
+
+// Model i; `variant` changes a classification input (the library) for the incremental pass.
+std::string record(int i, int n, bool variant) {
+  Random rng{0x9e3779b97f4a7c15ull ^ (static_cast<uint64_t>(i) * 0xbf58476d1ce4e5b9ull)};
+  Json r = {{"_id", std::to_string(100000000000000000ll + i) + "abcdef"},
+            {"id", id_of(i)},
+            {"downloads", rng.below(100000)},
+            {"likes", rng.below(500)},
+            {"lastModified", "2025-01-01T00:00:00.000Z"},
+            {"pipeline_tag", "text-generation"}};
+  Json tags = Json::array({"transformers", "safetensors", "license:mit"});
+  Json siblings = Json::array({{{"rfilename", "config.json"}}, {{"rfilename", "README.md"}}});
+  std::string library = "transformers";
+  bool popular_child = i >= 1 && i <= kPopularChildren && i < n;
+  int roll = rng.below(100);
+  if (popular_child || (i > kPopularChildren && roll < 40)) {
+    std::string parent = popular_child ? id_of(0) : id_of(rng.below(i));
+    r["cardData"] = {{"base_model", parent}, {"license", "mit"}};
+    tags.push_back("base_model:" + parent);
+    int kind = rng.below(100);
+    if (kind < 25) {  // adapter
+      library = "peft";
+      siblings.push_back({{"rfilename", "adapter_config.json"}});
+      siblings.push_back({{"rfilename", "adapter_model.safetensors"}});
+      tags.push_back("lora");
+    } else if (kind < 40) {  // GGUF quant
+      library = "gguf";
+      siblings.push_back({{"rfilename", "model.Q4_K_M.gguf"}});
+      tags.push_back("gguf");
+    } else if (kind < 48) {  // GPTQ
+      r["config"] = {{"quantization_config", {{"quant_method", "gptq"}, {"bits", 4}}}};
+      siblings.push_back({{"rfilename", "model.safetensors"}});
+    } else if (kind < 54 && i > 2) {  // merge of two
+      std::string other = id_of(rng.below(i));
+      if (other != parent) tags.push_back("base_model:" + other);
+      siblings.push_back({{"rfilename", "model.safetensors"}});
+    } else {
+      siblings.push_back({{"rfilename", "model.safetensors"}});
+    }
+    if (kind % 3 == 0) {  // the Hub's typed tag on a third of them
+      static const char* kRelations[] = {"finetune", "adapter", "quantized"};
+      tags.push_back(std::string("base_model:") + kRelations[kind % 3 == 0 ? (kind / 3) % 3 : 0] +
+                     ":" + parent);
+    }
+  } else {
+    r["cardData"] = {{"license", "mit"}};
+    siblings.push_back({{"rfilename", "model.safetensors"}});
+  }
+  if (variant) library = library == "peft" ? "transformers" : "peft";
+  r["library_name"] = library;
+  r["tags"] = tags;
+  r["siblings"] = siblings;
+  return r.dump();
+}
+
+RunCounts import_lines(Store& store, const std::string& text, const std::string& name) {
+  std::istringstream input(text);
+  IngestOptions options;
+  options.on_reject = [](const std::string& message) {
+    std::fprintf(stderr, "%s\n", message.c_str());
+  };
+  return import_json_lines(store, input, name, options);
+}
+
+tree::RelabelResult relabel(Store& store, bool all = false) {
+  tree::RelabelOptions options;
+  options.all = all;
+  options.run_id = store.recent_runs(1).at(0).run_id;
+  return tree::relabel(store, options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n = argc > 1 ? std::stoi(argv[1]) : 100000;
+  std::string path = argc > 2 ? argv[2]
+                              : (std::filesystem::temp_directory_path() /
+                                 ("hubcache-tree-bench-" + std::to_string(::getpid()) + ".db"))
+                                    .string();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  auto store = Store::open(path);
+
+  std::string all_lines;
+  for (int i = 0; i < n; ++i) all_lines += record(i, n, false) + "\n";
+  auto start = Clock::now();
+  RunCounts imported = import_lines(*store, all_lines, "generated");
+  std::printf("import:        %d rows in %.2f s (not a target; context only)\n",
+              static_cast<int>(imported.created), seconds_since(start));
+  {
+    sql::Statement q(store->db(), "SELECT count(*) FROM model_base_models WHERE source='card'");
+    q.step();
+    std::printf("               %lld rows name a card parent (%.1f%%)\n",
+                static_cast<long long>(q.int64(0)), 100.0 * q.int64(0) / n);
+  }
+
+  start = Clock::now();
+  tree::RelabelResult full = relabel(*store);
+  double full_s = seconds_since(start);
+  std::printf("full pass:     %lld rows in %.3f s = %.0f rows/s (target >= 100000)\n",
+              static_cast<long long>(full.relabeled), full_s, full.relabeled / full_s);
+
+  start = Clock::now();
+  tree::RelabelResult again = relabel(*store, /*all=*/true);
+  double all_s = seconds_since(start);
+  std::printf("classify --all:%lld rows in %.3f s = %.0f rows/s (labels already present)\n",
+              static_cast<long long>(again.relabeled), all_s, again.relabeled / all_s);
+
+  // 1% of rows change their library (a classification input), spread over the id range.
+  std::string changed;
+  int step = 100;
+  for (int i = step / 2; i < n; i += step) changed += record(i, n, true) + "\n";
+  start = Clock::now();
+  RunCounts update = import_lines(*store, changed, "changed");
+  double update_import_s = seconds_since(start);
+  start = Clock::now();
+  tree::RelabelResult incremental = relabel(*store);
+  double incremental_s = seconds_since(start);
+  std::printf(
+      "incremental:   %lld changed rows imported in %.3f s; pass relabeled %lld in %.4f s "
+      "= %.2f%% of the full pass (target <= 3%%)\n",
+      static_cast<long long>(update.changed), update_import_s,
+      static_cast<long long>(incremental.relabeled), incremental_s, 100.0 * incremental_s / full_s);
+  start = Clock::now();
+  tree::RelabelResult idle = relabel(*store);
+  std::printf("empty pass:    relabeled %lld in %.4f s\n", static_cast<long long>(idle.relabeled),
+              seconds_since(start));
+
+  if (n > kPopularChildren) {
+    int64_t popular = *store->resolve(id_of(0));
+    const int repeats = 20;
+    start = Clock::now();
+    int64_t children = 0;
+    for (int r = 0; r < repeats; ++r) {
+      tree::ModelTree t = tree::model_tree(store->db(), popular);
+      children = 0;
+      for (const auto& [relation, count] : t.children_by_relation) children += count;
+    }
+    double tree_ms = seconds_since(start) * 1000 / repeats;
+    std::printf("tree:          model_tree on a parent with %lld children: %.2f ms (target < 50)\n",
+                static_cast<long long>(children), tree_ms);
+    start = Clock::now();
+    size_t listed = 0;
+    for (int r = 0; r < repeats; ++r)
+      listed = tree::children(store->db(), popular, "", 1000).size();
+    std::printf("               children(all, limit 1000): %zu rows in %.2f ms\n", listed,
+                seconds_since(start) * 1000 / repeats);
+    start = Clock::now();
+    sql::Statement view(store->db(),
+                        "SELECT relation, children FROM model_children_counts WHERE parent_pk=?");
+    for (int r = 0; r < repeats; ++r) {
+      view.bind(1, popular);
+      while (view.step()) {
+      }
+      view.reset();
+    }
+    std::printf("               model_children_counts view for it: %.2f ms\n",
+                seconds_since(start) * 1000 / repeats);
+  }
+  store.reset();
+  if (argc <= 2)
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  return 0;
+}
