@@ -333,7 +333,11 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
   query.limit = options.page_size;
   query.expand = {"downloads", "downloadsAllTime", "likes", "trendingScore"};
   std::string url = hub.models_url(query);
-  std::vector<std::string> unknown;  // models the cache has never seen: fetch their details
+  // Models whose metadata the light listing cannot complete: never seen (created), or renamed
+  // or restored (Changed: a sweep item carries no metadata field, so only a lifecycle event
+  // changes a model). A rename can move a repo to another owner, so `author` and the rest are
+  // fetched again.
+  std::vector<std::string> unknown;
   while (true) {
     JsonResult page = hub.get_json_page(url);
     if (!page.ok()) {
@@ -350,7 +354,9 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
         ingest.reject(parsed.error);
         continue;
       }
-      if (ingest.add(*parsed.record) == UpsertOutcome::Created) unknown.push_back(parsed.record->id);
+      UpsertOutcome outcome = ingest.add(*parsed.record);
+      if (outcome == UpsertOutcome::Created || outcome == UpsertOutcome::Changed)
+        unknown.push_back(parsed.record->id);
     }
     ingest.commit();
     if (options.on_page) options.on_page(summary.pages, ingest.counts().seen);
@@ -366,8 +372,9 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
   } else if (summary.pass_complete) {
     spdlog::warn("sweep listing had rejected items: deletions are not applied this time");
   }
-  for (const auto& id : unknown) {  // new since the last sync: complete their metadata
-    JsonResult info = hub.model_info(id);
+  for (const auto& id : unknown) {
+    // The field set a sync lists, so the record equals what the next full sync would store.
+    JsonResult info = hub.model_info(id, default_sync_expand());
     if (!info.ok()) continue;
     NormalizeResult parsed = normalize_model(info.json, {"GET /api/models/" + id, 0});
     if (parsed) ingest.add(*parsed.record);
