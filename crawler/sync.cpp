@@ -95,7 +95,9 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
 
   IngestOptions ingest_options;
   ingest_options.batch_size = 1 << 30;  // commits are per page, with the crawl position
-  ingest_options.bulk_load_when_empty = false;
+  // A first listing into an empty cache builds the secondary indexes once at the end (a killed
+  // run gets them back when the store next opens).
+  ingest_options.bulk_load_when_empty = true;
   ingest_options.live = true;
   std::vector<std::string> rejects;
   ingest_options.on_reject = [&](const std::string& message) {
@@ -113,6 +115,8 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
                  state.pages + 1);
   } else {
     state.started_at = now_hub_time();
+    // A cache seeded from a hub-stats snapshot starts from the snapshot's newest commit.
+    if (!state.watermark) state.watermark = store.meta(kSnapshotWatermarkKey);
     state.stop_before = state.watermark
                             ? std::optional(minus_seconds(*state.watermark, options.overlap))
                             : std::nullopt;

@@ -44,8 +44,7 @@ Json inspect_parquet(const std::string& path, std::string& error);
 // True when the file starts with the Parquet magic `PAR1`.
 bool looks_like_parquet(const std::string& path);
 
-// The meta key where an import leaves the snapshot's newest lastModified, so that a sync on a
-// cache seeded from a snapshot starts from there instead of listing everything.
-inline constexpr const char* kSnapshotWatermarkKey = "snapshot_newest_last_modified";
+// The snapshot's newest lastModified is left in meta under kSnapshotWatermarkKey (store.h).
+using hubcache::kSnapshotWatermarkKey;
 
 }  // namespace hubcache::snapshot

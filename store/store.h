@@ -76,6 +76,10 @@ struct CacheStats {
   int schema_version = 0;
 };
 
+// The meta key where a snapshot import leaves the snapshot's newest lastModified, so that the
+// first sync of a cache seeded from a snapshot starts from there instead of listing everything.
+inline constexpr const char* kSnapshotWatermarkKey = "snapshot_newest_last_modified";
+
 // 64-bit FNV-1a over raw input bytes: cheap, and collisions only cost a missed fast path
 // because the row's id is also checked.
 uint64_t hash_input(std::string_view bytes);

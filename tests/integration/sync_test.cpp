@@ -820,3 +820,25 @@ TEST_F(SmallHub, CheckShowsTheDifferencesOfAnEditAndUpdateStoresThemAsARun) {
 }
 
 }  // namespace
+
+namespace {
+// A cache seeded from a hub-stats snapshot does not list the whole Hub again: the first sync
+// starts from the snapshot's newest commit (minus the overlap) and only fetches what is newer.
+TEST_F(Integration, SyncAfterASnapshotImportStartsFromTheSnapshotsNewestCommit) {
+  const std::string hubstats = std::string(HUBCACHE_SHARED_DIR) + "/fixtures/hubstats/";
+  Hubsim sim(dir_, hubstats + "models-5000.ndjson");
+  ASSERT_RUN(run({"--db", db(), "import", hubstats + "models-5000.rg2048.zstd.parquet", "--json"}),
+             0);
+  Result first = sync(db(), sim, {"--overlap", "0", "--no-readme", "--page-size", "100"});
+  ASSERT_RUN(first, 0);
+  Json summary = Json::parse(first.out);
+  EXPECT_EQ(summary["new"], 0);
+  EXPECT_LE(summary["pages"].get<int>(), 2) << first.out;  // not 50 pages of a full listing
+  // A commit on the Hub after the snapshot is picked up by the next sync.
+  sim.post("/_hubsim/changes",
+           Json::array({{{"op", "add"}, {"model", {{"id", "fresh/after-snapshot"}}}}}));
+  Result second = sync(db(), sim, {"--overlap", "0", "--no-readme"});
+  ASSERT_RUN(second, 0);
+  EXPECT_EQ(Json::parse(second.out)["new"], 1);
+}
+}  // namespace
