@@ -62,28 +62,39 @@ std::string minus_seconds(const std::string& time, std::chrono::seconds delta) {
 }
 
 // Queues a README fetch when the model is new or its commit differs from the stored card's.
-void queue_readme_if_needed(Store& store, const ModelRecord& record, const std::string& now) {
-  auto sha = record.string_field(field::kSha);
-  if (!sha || sha->empty()) return;
-  auto pk = store.resolve(record.id);
-  if (!pk) return;
-  sql::Statement q(store.db(),
-                   "INSERT INTO readme_queue(model_pk, revision, queued_at) SELECT ?1, ?2, ?3 "
-                   "WHERE NOT EXISTS (SELECT 1 FROM model_readmes WHERE model_pk = ?1 AND "
-                   "commit_sha = ?2 AND status <> 'failed') ON CONFLICT(model_pk) DO UPDATE SET "
-                   "revision = excluded.revision, attempts = 0");
-  q.bind(1, *pk).bind(2, *sha).bind(3, now).run();
-}
+// Prepared once per sync: it runs for every new or changed model of the listing.
+class ReadmeQueue {
+ public:
+  explicit ReadmeQueue(Store& store)
+      : store_(store),
+        insert_(store.db(),
+                "INSERT INTO readme_queue(model_pk, revision, queued_at) SELECT ?1, ?2, ?3 "
+                "WHERE NOT EXISTS (SELECT 1 FROM model_readmes WHERE model_pk = ?1 AND "
+                "commit_sha = ?2 AND status <> 'failed') ON CONFLICT(model_pk) DO UPDATE SET "
+                "revision = excluded.revision, attempts = 0") {}
+
+  void add_if_needed(const ModelRecord& record, const std::string& now) {
+    auto sha = record.string_field(field::kSha);
+    if (!sha || sha->empty()) return;
+    auto pk = store_.resolve(record.id);
+    if (!pk) return;
+    insert_.bind(1, *pk).bind(2, *sha).bind(3, now).run();
+  }
+
+ private:
+  Store& store_;
+  sql::Statement insert_;
+};
 
 }  // namespace
 
 const std::vector<std::string>& default_sync_expand() {
   static const std::vector<std::string> kFields = {
-      "author",     "cardData",     "config",       "createdAt",        "disabled",
-      "downloads",  "downloadsAllTime", "gated",    "gguf",             "inference",
-      "lastModified", "library_name", "likes",      "mask_token",       "model-index",
-      "pipeline_tag", "private",    "safetensors",  "sha",              "siblings",
-      "tags",       "transformersInfo", "trendingScore", "usedStorage", "widgetData"};
+      "author",       "cardData",         "config",        "createdAt",   "disabled",
+      "downloads",    "downloadsAllTime", "gated",         "gguf",        "inference",
+      "lastModified", "library_name",     "likes",         "mask_token",  "model-index",
+      "pipeline_tag", "private",          "safetensors",   "sha",         "siblings",
+      "tags",         "transformersInfo", "trendingScore", "usedStorage", "widgetData"};
   return kFields;
 }
 
@@ -135,6 +146,7 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
   bool rejected_without_date = false;
   int empty_pages = 0;
   const std::string now = ingest.context().observed_at;
+  ReadmeQueue readme_queue(store);
   while (true) {
     JsonResult page = hub.get_json_page(url);
     if (!page.ok()) {
@@ -148,14 +160,14 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
     int64_t index = 0;
     for (const Json& item : page.json) {
       ++index;
-      NormalizeResult parsed = normalize_model(
-          item, {"sync page " + std::to_string(state.pages) + " item", index});
+      NormalizeResult parsed =
+          normalize_model(item, {"sync page " + std::to_string(state.pages) + " item", index});
       if (!parsed) {
         ingest.reject(parsed.error);
-        auto lm = item.is_object() && item.contains("lastModified") &&
-                          item["lastModified"].is_string()
-                      ? parse_hub_time(item["lastModified"].get<std::string>())
-                      : std::nullopt;
+        auto lm =
+            item.is_object() && item.contains("lastModified") && item["lastModified"].is_string()
+                ? parse_hub_time(item["lastModified"].get<std::string>())
+                : std::nullopt;
         if (lm) {
           std::string text = format_hub_time(*lm);
           if (!oldest_rejected || text < *oldest_rejected) oldest_rejected = text;
@@ -176,13 +188,15 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
       UpsertOutcome outcome = ingest.add(record);
       if (options.fetch_readmes &&
           (outcome == UpsertOutcome::Created || outcome == UpsertOutcome::Changed))
-        queue_readme_if_needed(store, record, now);
+        readme_queue.add_if_needed(record, now);
     }
     bool complete = reached_watermark || !page.next_url;
     if (complete) {
       std::optional<std::string> mark = state.newest ? state.newest : state.watermark;
-      if (rejected_without_date) mark = state.watermark;
-      else if (oldest_rejected && mark && *oldest_rejected < *mark) mark = *oldest_rejected;
+      if (rejected_without_date)
+        mark = state.watermark;
+      else if (oldest_rejected && mark && *oldest_rejected < *mark)
+        mark = *oldest_rejected;
       if (mark && (!state.watermark || *mark > *state.watermark)) state.watermark = mark;
       state.next_url.reset();
       state.started_at.reset();
@@ -216,11 +230,11 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
 
   summary.counts = ingest.counts();
   summary.watermark = state.watermark;
-  summary.status = !summary.error.empty()              ? (summary.pages ? "partial" : "failed")
+  summary.status = !summary.error.empty() ? (summary.pages ? "partial" : "failed")
                    : (summary.counts.rejected || summary.readmes_failed) ? "partial"
                                                                          : "ok";
-  ingest.finish(summary.status, summary.error.empty() ? std::nullopt
-                                                      : std::optional(summary.error));
+  ingest.finish(summary.status,
+                summary.error.empty() ? std::nullopt : std::optional(summary.error));
   summary.http = hub.counters();
   summary.seconds = seconds_since(started);
   return summary;
@@ -229,15 +243,16 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
 void fetch_queued_readmes(Store& store, HubClient& hub, const SyncOptions& options,
                           SyncSummary& summary) {
   sql::Database& db = store.db();
-  sql::Statement next(db,
-                      "SELECT q.model_pk, m.id, q.revision, r.etag, r.commit_sha FROM readme_queue q "
-                      "JOIN models m USING (model_pk) LEFT JOIN model_readmes r USING (model_pk) "
-                      "WHERE q.model_pk > ? AND m.deleted_at IS NULL ORDER BY q.model_pk LIMIT ?");
+  sql::Statement next(
+      db,
+      "SELECT q.model_pk, m.id, q.revision, r.etag, r.commit_sha FROM readme_queue q "
+      "JOIN models m USING (model_pk) LEFT JOIN model_readmes r USING (model_pk) "
+      "WHERE q.model_pk > ? AND m.deleted_at IS NULL ORDER BY q.model_pk LIMIT ?");
   sql::Statement write(db,
                        "INSERT OR REPLACE INTO model_readmes(model_pk, status, etag, commit_sha, "
                        "size, front_matter, yaml_error, fetched_at) VALUES (?,?,?,?,?,?,?,?)");
-  sql::Statement touch(db,
-                       "UPDATE model_readmes SET commit_sha = ?, fetched_at = ? WHERE model_pk = ?");
+  sql::Statement touch(
+      db, "UPDATE model_readmes SET commit_sha = ?, fetched_at = ? WHERE model_pk = ?");
   sql::Statement done(db, "DELETE FROM readme_queue WHERE model_pk = ?");
   sql::Statement retry_later(db,
                              "UPDATE readme_queue SET attempts = attempts + 1, last_error = ? "
@@ -268,8 +283,8 @@ void fetch_queued_readmes(Store& store, HubClient& hub, const SyncOptions& optio
       std::string commit = result.commit.empty() ? requests[i].revision : result.commit;
       auto store_row = [&](const char* status, std::optional<std::string> front_matter,
                            std::optional<std::string> yaml_error, std::optional<int64_t> size) {
-        write.bind(1, pk).bind(2, status).bind(3, result.etag.empty() ? std::optional<std::string>()
-                                                                      : std::optional(result.etag));
+        write.bind(1, pk).bind(2, status).bind(
+            3, result.etag.empty() ? std::optional<std::string>() : std::optional(result.etag));
         write.bind(4, commit).bind(5, size).bind(6, front_matter).bind(7, yaml_error);
         write.bind(8, now).run();
       };
@@ -278,7 +293,8 @@ void fetch_queued_readmes(Store& store, HubClient& hub, const SyncOptions& optio
           FrontMatter card = parse_front_matter(result.text);
           if (card.error) {
             ++summary.readmes_broken_yaml;
-            std::string where = card.error->line ? " (line " + std::to_string(card.error->line) + ")" : "";
+            std::string where =
+                card.error->line ? " (line " + std::to_string(card.error->line) + ")" : "";
             spdlog::warn("{}: README front matter is broken{}: {}", pending[i].id, where,
                          card.error->message);
             store_row("found", std::nullopt, card.error->message + where,
@@ -384,10 +400,11 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
     if (parsed) ingest.add(*parsed.record);
   }
   summary.counts = ingest.counts();
-  summary.status = !summary.error.empty() ? (summary.pages ? "partial" : "failed")
+  summary.status = !summary.error.empty()    ? (summary.pages ? "partial" : "failed")
                    : summary.counts.rejected ? "partial"
                                              : "ok";
-  ingest.finish(summary.status, summary.error.empty() ? std::nullopt : std::optional(summary.error));
+  ingest.finish(summary.status,
+                summary.error.empty() ? std::nullopt : std::optional(summary.error));
   summary.http = hub.counters();
   summary.seconds = seconds_since(started);
   return summary;

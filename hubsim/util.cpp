@@ -47,28 +47,6 @@ int b64_value(char c) {
   return -1;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool read_digits(std::string_view s, size_t& pos, size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  out = 0;
-  for (size_t i = 0; i < n; ++i) {
-    char c = s[pos + i];
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + (c - '0');
-  }
-  pos += n;
-  return true;
-}
-
 }  // namespace
 
 std::array<uint8_t, 20> sha1(std::string_view data) {
@@ -203,63 +181,6 @@ bool icontains(std::string_view haystack, std::string_view needle) {
     if (iequals(haystack.substr(i, needle.size()), needle)) return true;
   }
   return false;
-}
-
-std::string format_hub_time(int64_t epoch_ms) {
-  int64_t secs = epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000;
-  int ms = static_cast<int>(epoch_ms - secs * 1000);
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  return buf;
-}
-
-std::optional<int64_t> parse_hub_time(std::string_view s) {
-  size_t pos = 0;
-  int y, mo, d, h = 0, mi = 0, sec = 0;
-  if (!read_digits(s, pos, 4, y) || pos >= s.size() || s[pos++] != '-') return std::nullopt;
-  if (!read_digits(s, pos, 2, mo) || pos >= s.size() || s[pos++] != '-') return std::nullopt;
-  if (!read_digits(s, pos, 2, d)) return std::nullopt;
-  int64_t ms = 0;
-  if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
-    ++pos;
-    if (!read_digits(s, pos, 2, h) || pos >= s.size() || s[pos++] != ':') return std::nullopt;
-    if (!read_digits(s, pos, 2, mi)) return std::nullopt;
-    if (pos < s.size() && s[pos] == ':') {
-      ++pos;
-      if (!read_digits(s, pos, 2, sec)) return std::nullopt;
-    }
-    if (pos < s.size() && s[pos] == '.') {
-      ++pos;
-      int scale = 100;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-        ms += (s[pos] - '0') * scale;
-        scale /= 10;
-        ++pos;
-      }
-    }
-  }
-  int64_t offset_min = 0;
-  if (pos < s.size()) {
-    if (s[pos] == 'Z') {
-      ++pos;
-    } else if (s[pos] == '+' || s[pos] == '-') {
-      int sign = s[pos] == '-' ? -1 : 1;
-      ++pos;
-      int oh, om = 0;
-      if (!read_digits(s, pos, 2, oh)) return std::nullopt;
-      if (pos < s.size() && s[pos] == ':') ++pos;
-      if (pos < s.size() && !read_digits(s, pos, 2, om)) return std::nullopt;
-      offset_min = sign * (oh * 60 + om);
-    }
-  }
-  if (pos != s.size() || mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
-  int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-  return secs * 1000 + ms;
 }
 
 int64_t now_ms() {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "record/normalize.h"
+
 namespace hubcache::hubsim {
 
 // SHA-1 digest (20 bytes) of `data`; used for git-blob ETags and deterministic synthetic ids.
@@ -29,8 +31,9 @@ bool icontains(std::string_view haystack, std::string_view needle);
 
 // Epoch milliseconds <-> the Hub's `2024-02-19T11:06:12.000Z`. Parsing also accepts
 // `2025-03-27 04:01:59+00:00`, fractional seconds and numeric offsets.
-std::string format_hub_time(int64_t epoch_ms);
-std::optional<int64_t> parse_hub_time(std::string_view text);
+// Hub dates: hubcache's own parse_hub_time / format_hub_time (record/normalize.h) are used.
+using hubcache::format_hub_time;
+using hubcache::parse_hub_time;
 int64_t now_ms();
 
 // splitmix64: a tiny deterministic PRNG step, good enough for synthetic data.

@@ -376,31 +376,29 @@ std::vector<RunInfo> Store::recent_runs(int limit) {
 
 // ------------------------------------------------------------------------------- lookups
 
-std::optional<Store::Stored> Store::find_by_hub_id(std::string_view hub_id) {
-  auto& q = statements_->by_hub_id;
-  q.bind(1, hub_id);
-  std::optional<Stored> found;
-  if (q.step()) found = Stored::from(q);
-  q.reset();
+namespace {
+// Runs a one-key lookup on a reused statement and returns the first row, if any.
+template <typename Row>
+std::optional<Row> first_row(sql::Statement& query, std::string_view key) {
+  query.bind(1, key);
+  std::optional<Row> found;
+  if (query.step()) found = Row::from(query);
+  query.reset();
   return found;
+}
+}  // namespace
+
+std::optional<Store::Stored> Store::find_by_hub_id(std::string_view hub_id) {
+  return first_row<Stored>(statements_->by_hub_id, hub_id);
 }
 
 std::optional<Store::Stored> Store::find_live_by_id(std::string_view id, Match match) {
-  auto& q = match == Match::Exact ? statements_->live_by_id : statements_->live_by_id_nocase;
-  q.bind(1, id);
-  std::optional<Stored> found;
-  if (q.step()) found = Stored::from(q);
-  q.reset();
-  return found;
+  return first_row<Stored>(
+      match == Match::Exact ? statements_->live_by_id : statements_->live_by_id_nocase, id);
 }
 
 std::optional<Store::Stored> Store::find_by_alias(std::string_view id) {
-  auto& q = statements_->by_alias;
-  q.bind(1, id);
-  std::optional<Stored> found;
-  if (q.step()) found = Stored::from(q);
-  q.reset();
-  return found;
+  return first_row<Stored>(statements_->by_alias, id);
 }
 
 bool Store::is_alias_of(std::string_view id, int64_t model_pk) {
@@ -412,12 +410,8 @@ std::optional<int64_t> Store::resolve(std::string_view id_or_alias) {
   if (auto live = find_live_by_id(id_or_alias, Match::Exact)) return live->pk;
   if (auto live = find_live_by_id(id_or_alias, Match::AnyCase)) return live->pk;
   if (auto alias = find_by_alias(id_or_alias)) return alias->pk;
-  auto& q = statements_->deleted_by_id;
-  q.bind(1, id_or_alias);
-  std::optional<int64_t> pk;
-  if (q.step()) pk = q.int64(0);
-  q.reset();
-  return pk;
+  if (auto deleted = first_row<Stored>(statements_->deleted_by_id, id_or_alias)) return deleted->pk;
+  return std::nullopt;
 }
 
 // The stored model a record describes: by `_id` when the record has one, else by id.
@@ -443,12 +437,7 @@ std::optional<Store::Stored> Store::locate(const ModelRecord& record, const Upse
   if (auto live = find_live_by_id(record.id, Match::Exact)) return live;
   if (auto live = find_live_by_id(record.id, Match::AnyCase)) return live;
   if (auto alias = find_by_alias(record.id)) return alias;
-  auto& q = statements_->deleted_by_id;
-  q.bind(1, record.id);
-  std::optional<Stored> found;
-  if (q.step()) found = Stored::from(q);
-  q.reset();
-  return found;
+  return first_row<Stored>(statements_->deleted_by_id, record.id);
 }
 
 // ------------------------------------------------------------------------------- writing
