@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <iostream>
 
 #include "classify/classify.h"
@@ -15,7 +16,11 @@ namespace hubcache::cli {
 tree::RelabelResult relabel_after_run(Store& store, int64_t run_id) {
   tree::RelabelOptions options;
   options.run_id = run_id;
-  return tree::relabel(store, options);
+  auto started = std::chrono::steady_clock::now();
+  auto result = tree::relabel(store, options);
+  spdlog::debug("classifier pass: {} rows in {:.2f} s", result.relabeled,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return result;
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include "crawler/front_matter.h"
 #include "record/normalize.h"
 #include "store/ingest.h"
+#include "store/prefetch.h"
 
 namespace hubcache::crawler {
 namespace {
@@ -86,6 +87,44 @@ class ReadmeQueue {
   sql::Statement insert_;
 };
 
+// A listing page after the parse stage: each item normalized and prepared for the store.
+struct StagedPage {
+  std::string url;
+  JsonResult page;  // status, error and next link; the items have moved into `items`
+  struct Item {
+    StagedInput input;
+    std::optional<std::string> last_modified;  // normalized, also for a rejected item
+  };
+  std::vector<Item> items;
+  bool below(const std::optional<std::string>& stop_before) const {
+    if (!stop_before) return false;
+    for (const auto& item : items)
+      if (item.last_modified && *item.last_modified < *stop_before) return true;
+    return false;
+  }
+};
+
+StagedPage stage_page(HubClient& hub, std::string url, int64_t page_number) {
+  StagedPage staged;
+  staged.page = hub.get_json_page(url);
+  staged.url = std::move(url);
+  if (!staged.page.ok() || !staged.page.json.is_array()) return staged;
+  int64_t index = 0;
+  for (const Json& item : staged.page.json) {
+    ++index;
+    StagedPage::Item out;
+    if (item.is_object())
+      if (auto lm = item.find("lastModified"); lm != item.end() && lm->is_string())
+        if (auto ms = parse_hub_time(lm->get_ref<const std::string&>()))
+          out.last_modified = format_hub_time(*ms);
+    out.input = StagedInput::from_result(
+        normalize_model(item, {"sync page " + std::to_string(page_number) + " item", index}));
+    staged.items.push_back(std::move(out));
+  }
+  staged.page.json = Json::array();  // the items live on in `items`; keep "empty" meaningful
+  return staged;
+}
+
 }  // namespace
 
 const std::vector<std::string>& default_sync_expand() {
@@ -147,84 +186,105 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
   int empty_pages = 0;
   const std::string now = ingest.context().observed_at;
   ReadmeQueue readme_queue(store);
-  while (true) {
-    JsonResult page = hub.get_json_page(url);
-    if (!page.ok()) {
-      summary.error = "page " + std::to_string(state.pages + 1) + ": " + page.error;
-      break;
-    }
-    ++state.pages;
-    ++summary.pages;
-    bool reached_watermark = false;
-    ingest.begin_batch();
-    int64_t index = 0;
-    for (const Json& item : page.json) {
-      ++index;
-      NormalizeResult parsed =
-          normalize_model(item, {"sync page " + std::to_string(state.pages) + " item", index});
-      if (!parsed) {
-        ingest.reject(parsed.error);
-        auto lm =
-            item.is_object() && item.contains("lastModified") && item["lastModified"].is_string()
-                ? parse_hub_time(item["lastModified"].get<std::string>())
-                : std::nullopt;
-        if (lm) {
-          std::string text = format_hub_time(*lm);
-          if (!oldest_rejected || text < *oldest_rejected) oldest_rejected = text;
-        } else {
-          rejected_without_date = true;
-        }
-        continue;
+  // Commits carry the crawl position, so a killed sync resumes at the last committed page. A
+  // bulk load into an empty cache commits through a rollback journal, where every commit syncs:
+  // it commits every few pages, and whenever the next page is not there yet (so a slow Hub
+  // still shows readers every page as it comes).
+  const int pages_per_commit = ingest.bulk_loading() ? 10 : 1;
+  int uncommitted_pages = 0;
+  {
+    // The next page is fetched and parsed on a second thread while this one stores the current
+    // page. The fetcher stops where the walk will stop (an error, the last page, a page reaching
+    // the watermark), so prefetching costs no extra request.
+    const std::optional<std::string> stop_before = state.stop_before;
+    const int64_t first_page = state.pages + 1;
+    Prefetch<StagedPage> pages(2, [&hub, url, stop_before, first_page](auto& sink) {
+      std::string next = url;
+      for (int64_t number = first_page;; ++number) {
+        StagedPage staged = stage_page(hub, next, number);
+        bool last = !staged.page.ok() || !staged.page.next_url || staged.below(stop_before) ||
+                    (!staged.items.empty() && *staged.page.next_url == next);
+        std::optional<std::string> following = staged.page.next_url;
+        if (!sink.push(std::move(staged)) || last) return;
+        next = *following;
       }
-      const ModelRecord& record = *parsed.record;
-      auto modified = record.string_field(field::kLastModified);
-      // Newest first: below the watermark (minus the overlap) everything is already stored.
-      // Ties count as not yet seen.
-      if (state.stop_before && modified && *modified < *state.stop_before) {
-        reached_watermark = true;
+    });
+    while (auto staged = pages.next()) {
+      JsonResult& page = staged->page;
+      url = staged->url;
+      if (!page.ok()) {
+        summary.error = "page " + std::to_string(state.pages + 1) + ": " + page.error;
         break;
       }
-      if (modified && (!state.newest || *modified > *state.newest)) state.newest = *modified;
-      UpsertOutcome outcome = ingest.add(record);
-      if (options.fetch_readmes &&
-          (outcome == UpsertOutcome::Created || outcome == UpsertOutcome::Changed))
-        readme_queue.add_if_needed(record, now);
+      ++state.pages;
+      ++summary.pages;
+      bool reached_watermark = false;
+      ingest.begin_batch();
+      for (auto& item : staged->items) {
+        if (!item.input.model) {
+          ingest.add(std::move(item.input));  // rejected: counted and reported
+          if (item.last_modified) {
+            if (!oldest_rejected || *item.last_modified < *oldest_rejected)
+              oldest_rejected = item.last_modified;
+          } else {
+            rejected_without_date = true;
+          }
+          continue;
+        }
+        const ModelRecord& record = item.input.model->record;
+        auto modified = record.string_field(field::kLastModified);
+        // Newest first: below the watermark (minus the overlap) everything is already stored.
+        // Ties count as not yet seen.
+        if (state.stop_before && modified && *modified < *state.stop_before) {
+          reached_watermark = true;
+          break;
+        }
+        if (modified && (!state.newest || *modified > *state.newest)) state.newest = *modified;
+        UpsertOutcome outcome = ingest.add(*item.input.model);
+        if (options.fetch_readmes &&
+            (outcome == UpsertOutcome::Created || outcome == UpsertOutcome::Changed))
+          readme_queue.add_if_needed(record, now);
+      }
+      bool complete = reached_watermark || !page.next_url;
+      if (complete) {
+        std::optional<std::string> mark = state.newest ? state.newest : state.watermark;
+        if (rejected_without_date)
+          mark = state.watermark;
+        else if (oldest_rejected && mark && *oldest_rejected < *mark)
+          mark = *oldest_rejected;
+        if (mark && (!state.watermark || *mark > *state.watermark)) state.watermark = mark;
+        state.next_url.reset();
+        state.started_at.reset();
+        state.stop_before.reset();
+        state.newest.reset();
+      } else {
+        state.next_url = *page.next_url;
+      }
+      save_state(store.db(), endpoint, state, summary.run_id);  // same transaction as the page
+      if (++uncommitted_pages >= pages_per_commit || complete || !pages.ready()) {
+        ingest.commit();
+        uncommitted_pages = 0;
+      }
+      if (options.on_page) options.on_page(summary.pages, ingest.counts().seen);
+      if (complete) {
+        summary.pass_complete = true;
+        break;
+      }
+      // An empty page may link back to itself (hubsim's empty_page fault, a listing catching
+      // up): read it again, up to a limit. A page WITH items linking to itself would loop.
+      empty_pages = staged->items.empty() ? empty_pages + 1 : 0;
+      if (empty_pages >= 20) {
+        summary.error = "the listing keeps returning empty pages; stopping (resumes next run)";
+        break;
+      }
+      if (!staged->items.empty() && *page.next_url == url) {
+        summary.error = "the listing links a page to itself; stopping (resumes next run)";
+        break;
+      }
+      pages.recycle(std::move(*staged));
     }
-    bool complete = reached_watermark || !page.next_url;
-    if (complete) {
-      std::optional<std::string> mark = state.newest ? state.newest : state.watermark;
-      if (rejected_without_date)
-        mark = state.watermark;
-      else if (oldest_rejected && mark && *oldest_rejected < *mark)
-        mark = *oldest_rejected;
-      if (mark && (!state.watermark || *mark > *state.watermark)) state.watermark = mark;
-      state.next_url.reset();
-      state.started_at.reset();
-      state.stop_before.reset();
-      state.newest.reset();
-    } else {
-      state.next_url = *page.next_url;
-    }
-    save_state(store.db(), endpoint, state, summary.run_id);  // same transaction as the page
-    ingest.commit();
-    if (options.on_page) options.on_page(summary.pages, ingest.counts().seen);
-    if (complete) {
-      summary.pass_complete = true;
-      break;
-    }
-    // An empty page may link back to itself (hubsim's empty_page fault, a listing catching up):
-    // read it again, up to a limit. A page WITH items linking to itself would loop forever.
-    empty_pages = page.json.empty() ? empty_pages + 1 : 0;
-    if (empty_pages >= 20) {
-      summary.error = "the listing keeps returning empty pages; stopping (resumes next run)";
-      break;
-    }
-    if (!page.json.empty() && *page.next_url == url) {
-      summary.error = "the listing links a page to itself; stopping (resumes next run)";
-      break;
-    }
-    url = *page.next_url;
-  }
+  }                 // the fetcher has stopped: the client is this thread's again
+  ingest.commit();  // pages stored since the last commit, with their crawl position
 
   if (options.fetch_readmes) fetch_queued_readmes(store, hub, options, summary);
 

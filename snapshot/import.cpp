@@ -10,6 +10,7 @@
 #include "record/normalize.h"
 #include "snapshot/parquet/parquet.h"
 #include "store/ingest.h"
+#include "store/prefetch.h"
 
 namespace hubcache::snapshot {
 namespace {
@@ -75,33 +76,41 @@ ImportResult import_parquet(Store& store, const std::string& path, const ImportO
     return result;
   }
   const int64_t total = file->num_rows();
-  Json row;
-  std::string text;
-  while (true) {
-    auto more = reader->next(row);
-    if (!more) {
-      // A damaged row group ends the import; rows already stored stay (committed in batches),
-      // and the run is marked failed with the reader's message.
-      result.error = more.error();
-      break;
+  // Rows are decoded, serialized, hashed and normalized on a second thread while this one
+  // writes; rows the cache already holds byte for byte are not normalized at all.
+  KnownInputs known(store.known_input_hashes());
+  std::string read_error;  // set by the decoding thread before it ends
+  constexpr size_t kBatch = 256;
+  Prefetch<std::vector<StagedInput>> staged(8, [&](auto& sink) {
+    std::vector<StagedInput> batch;
+    Json row;
+    for (int64_t number = 1;; ++number) {
+      auto more = reader->next(row);
+      if (!more) {
+        // A damaged row group ends the import; rows already stored stay (committed in
+        // batches), and the run is marked failed with the reader's message.
+        read_error = more.error();
+        break;
+      }
+      if (!*more) break;
+      batch.push_back(StagedInput::from_json(row.dump(), {path + " row", number}, known, &row));
+      if (batch.size() == kBatch && !sink.push(std::exchange(batch, {}))) return;
     }
-    if (!*more) break;
-    ++result.rows;
-    text = row.dump();
-    uint64_t hash = hash_input(text);
-    if (!ingest.seen_unchanged(hash)) {
-      NormalizeResult parsed = normalize_model(row, {path + " row", result.rows});
-      if (!parsed) {
-        ingest.reject(parsed.error);
-      } else {
-        if (auto modified = parsed.record->string_field(field::kLastModified))
+    if (!batch.empty()) sink.push(std::move(batch));
+  });
+  while (auto batch = staged.next()) {
+    for (auto& input : *batch) {
+      ++result.rows;
+      if (input.model)
+        if (auto modified = input.model->record.string_field(field::kLastModified))
           if (!result.newest_last_modified || *modified > *result.newest_last_modified)
             result.newest_last_modified = *modified;
-        ingest.add(*parsed.record, hash);
-      }
+      ingest.add(std::move(input));
+      if (options.on_progress && result.rows % 4096 == 0) options.on_progress(result.rows, total);
     }
-    if (options.on_progress && result.rows % 4096 == 0) options.on_progress(result.rows, total);
+    staged.recycle(std::move(*batch));
   }
+  result.error = read_error;
   if (options.on_progress) options.on_progress(result.rows, total);
   result.counts = ingest.counts();
   result.status = !result.error.empty() ? "failed" : result.counts.rejected ? "partial" : "ok";

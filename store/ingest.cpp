@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "record/normalize.h"
+#include "store/prefetch.h"
 
 namespace hubcache {
 
@@ -12,6 +16,8 @@ Ingest::Ingest(Store& store, std::string_view kind, std::string_view source, Ing
   context_.observed_at = options_.observed_at.value_or(now_hub_time());
   context_.live = options_.live;
   if (options_.bulk_load_when_empty) bulk_ = store_.begin_bulk_load();
+  // A bulk load commits through a rollback journal, where each commit syncs: fewer, bigger ones.
+  if (bulk_ && options_.batch_size < (1 << 28)) options_.batch_size *= 4;
 }
 
 Ingest::~Ingest() {
@@ -48,11 +54,62 @@ bool Ingest::seen_unchanged(uint64_t raw_hash) {
 }
 
 UpsertOutcome Ingest::add(const ModelRecord& record, uint64_t raw_hash) {
+  return add(Store::prepare(record), raw_hash);
+}
+
+UpsertOutcome Ingest::add(const PreparedModel& model, uint64_t raw_hash) {
   ensure_transaction();
   context_.input_hash = raw_hash;
-  UpsertOutcome outcome = store_.upsert(record, context_, counts_);
+  UpsertOutcome outcome = store_.upsert(model, context_, counts_);
   if (++in_batch_ >= options_.batch_size) commit();
   return outcome;
+}
+
+std::optional<UpsertOutcome> Ingest::add(StagedInput&& input) {
+  if (!input.model && input.error.empty()) {  // kept raw: probably unchanged
+    if (seen_unchanged(input.raw_hash)) return UpsertOutcome::Unchanged;
+    NormalizeResult parsed = parse_model_json(input.raw, input.source);
+    if (parsed)
+      input.model = Store::prepare(std::move(*parsed.record));
+    else
+      input.error = std::move(parsed.error);
+  }
+  if (!input.model) {
+    reject(input.error);
+    return std::nullopt;
+  }
+  return add(*input.model, input.raw_hash);
+}
+
+bool KnownInputs::contains(uint64_t hash) const {
+  return std::binary_search(hashes_.begin(), hashes_.end(), hash);
+}
+
+StagedInput StagedInput::from_json(std::string raw, SourceRef source, const KnownInputs& known,
+                                   const Json* parsed) {
+  StagedInput input;
+  input.raw_hash = hash_input(raw);
+  if (known.contains(input.raw_hash)) {
+    input.raw = std::move(raw);
+    input.source = std::move(source);
+    return input;
+  }
+  NormalizeResult result =
+      parsed ? normalize_model(*parsed, source) : parse_model_json(raw, source);
+  if (result)
+    input.model = Store::prepare(std::move(*result.record));
+  else
+    input.error = std::move(result.error);
+  return input;
+}
+
+StagedInput StagedInput::from_result(NormalizeResult result) {
+  StagedInput input;
+  if (result)
+    input.model = Store::prepare(std::move(*result.record));
+  else
+    input.error = std::move(result.error);
+  return input;
 }
 
 int64_t Ingest::tombstone_unseen() {
@@ -70,7 +127,13 @@ void Ingest::reject(const std::string& message) {
 
 RunCounts Ingest::finish(std::string_view status, std::optional<std::string> message) {
   commit();
-  if (bulk_) store_.end_bulk_load();
+  if (bulk_) {
+    auto started = std::chrono::steady_clock::now();
+    store_.end_bulk_load();
+    spdlog::debug(
+        "deferred indexes built in {:.2f} s",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
   store_.finish_run(context_.run_id, status, counts_, std::move(message));
   finished_ = true;
   return counts_;
@@ -79,21 +142,28 @@ RunCounts Ingest::finish(std::string_view status, std::optional<std::string> mes
 RunCounts import_json_lines(Store& store, std::istream& input, const std::string& source_name,
                             IngestOptions options) {
   Ingest ingest(store, "import", source_name, std::move(options));
-  std::string line;
-  int64_t line_number = 0;
-  while (std::getline(input, line)) {
-    ++line_number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    uint64_t raw_hash = hash_input(line);
-    if (ingest.seen_unchanged(raw_hash)) continue;
-    NormalizeResult parsed = parse_model_json(line, {source_name, line_number});
-    if (!parsed) {
-      ingest.reject(parsed.error);
-      continue;
+  KnownInputs known(store.known_input_hashes());
+  bool read_error = false;
+  // Batches of lines amortize the queue's locking; a few in flight keep both threads busy.
+  constexpr size_t kBatch = 256;
+  Prefetch<std::vector<StagedInput>> staged(8, [&](auto& sink) {
+    std::vector<StagedInput> batch;
+    std::string line;
+    int64_t line_number = 0;
+    while (std::getline(input, line)) {
+      ++line_number;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      batch.push_back(StagedInput::from_json(std::move(line), {source_name, line_number}, known));
+      if (batch.size() == kBatch && !sink.push(std::exchange(batch, {}))) return;
     }
-    ingest.add(*parsed.record, raw_hash);
+    read_error = input.bad();
+    if (!batch.empty()) sink.push(std::move(batch));
+  });
+  while (auto batch = staged.next()) {
+    for (auto& item : *batch) ingest.add(std::move(item));
+    staged.recycle(std::move(*batch));
   }
-  if (input.bad()) {
+  if (read_error) {
     ingest.finish("failed", "read error on " + source_name);
     return ingest.counts();
   }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "record/normalize.h"
 #include "store/migrations.h"
 
@@ -22,31 +24,44 @@ constexpr const char* kModelColumns =
     "model_pk, hub_id, id, doc, deleted_at, input_hash, version, downloads, downloads_all_time, "
     "likes, trending_score, counters_at, last_modified";
 
-// Counters are stored as columns and observations, never inside `doc`.
-Json document_of(const ModelRecord& record) {
-  Json doc = Json::object();
-  for (const auto& [name, value] : record.fields)
-    if (!is_counter_field(name)) doc[name] = value;
-  return doc;
+// Counters are stored as columns and observations, never inside `doc`. Written straight from the
+// record's sorted field map: the same text as building a Json object and dumping it, without
+// copying every value into that object first.
+std::string document_text(const ModelRecord& record) {
+  std::string text = "{";
+  for (const auto& [name, value] : record.fields) {
+    if (is_counter_field(name)) continue;
+    if (text.size() > 1) text += ',';
+    text += Json(name).dump();
+    text += ':';
+    text += value.dump();
+  }
+  text += '}';
+  return text;
 }
 
-std::optional<std::string> doc_string(const Json& doc, const char* key) {
+// The value of `key` in a stored document or a record, or nullptr.
+const Json* lookup(const Json& doc, std::string_view key) {
   auto it = doc.find(key);
-  if (it == doc.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
+  return it == doc.end() ? nullptr : &*it;
+}
+const Json* lookup(const ModelRecord& record, std::string_view key) {
+  return record.get(key);
 }
 
-std::optional<int64_t> doc_bool(const Json& doc, const char* key) {
-  auto it = doc.find(key);
-  if (it == doc.end() || !it->is_boolean()) return std::nullopt;
-  return it->get<bool>() ? 1 : 0;
+template <typename Fields>
+std::optional<std::string> doc_string(const Fields& doc, const char* key) {
+  const Json* value = lookup(doc, key);
+  if (!value || !value->is_string()) return std::nullopt;
+  return value->template get<std::string>();
 }
 
-// A declared parent as one source states it.
-struct DeclaredParent {
-  std::string source, parent_id;
-  std::optional<std::string> relation;
-};
+template <typename Fields>
+std::optional<int64_t> doc_bool(const Fields& doc, const char* key) {
+  const Json* value = lookup(doc, key);
+  if (!value || !value->is_boolean()) return std::nullopt;
+  return value->template get<bool>() ? 1 : 0;
+}
 
 std::string trim(std::string_view text) {
   size_t begin = text.find_first_not_of(" \t\r\n");
@@ -55,9 +70,10 @@ std::string trim(std::string_view text) {
   return std::string(text.substr(begin, end - begin + 1));
 }
 
-std::vector<DeclaredParent> declared_parents(const Json& doc) {
+template <typename Fields>
+std::vector<DeclaredParent> declared_parents(const Fields& doc) {
   std::vector<DeclaredParent> parents;
-  if (auto card = doc.find("cardData"); card != doc.end() && card->is_object()) {
+  if (const Json* card = lookup(doc, "cardData"); card && card->is_object()) {
     std::optional<std::string> relation = doc_string(*card, "base_model_relation");
     auto base = card->find("base_model");
     auto add = [&](const Json& value) {
@@ -72,7 +88,7 @@ std::vector<DeclaredParent> declared_parents(const Json& doc) {
         add(*base);
     }
   }
-  if (auto tags = doc.find("tags"); tags != doc.end() && tags->is_array()) {
+  if (const Json* tags = lookup(doc, "tags"); tags && tags->is_array()) {
     constexpr std::string_view kPrefix = "base_model:";
     for (const auto& tag : *tags) {
       if (!tag.is_string()) continue;
@@ -87,7 +103,7 @@ std::vector<DeclaredParent> declared_parents(const Json& doc) {
             {"tag", std::string(text.substr(colon + 1)), std::string(text.substr(0, colon))});
     }
   }
-  if (auto hub = doc.find("baseModels"); hub != doc.end() && hub->is_object()) {
+  if (const Json* hub = lookup(doc, "baseModels"); hub && hub->is_object()) {
     std::optional<std::string> relation = doc_string(*hub, "relation");
     if (auto models = hub->find("models"); models != hub->end() && models->is_array())
       for (const auto& model : *models)
@@ -95,6 +111,35 @@ std::vector<DeclaredParent> declared_parents(const Json& doc) {
           if (auto id = doc_string(model, "id")) parents.push_back({"baseModels", *id, relation});
   }
   return parents;
+}
+
+// The derived rows of a stored document or a record: tags, files, declared parents.
+template <typename Fields>
+void derive_rows(const Fields& doc, PreparedModel& out) {
+  out.tags.clear();
+  if (const Json* tags = lookup(doc, "tags"); tags && tags->is_array())
+    for (const auto& tag : *tags)
+      if (tag.is_string()) out.tags.push_back(tag.template get<std::string>());
+  out.files.clear();
+  if (const Json* files = lookup(doc, "siblings"); files && files->is_array()) {
+    auto integer = [](const Json& object, const char* key) -> std::optional<int64_t> {
+      const Json* value = lookup(object, key);
+      if (!value || !value->is_number()) return std::nullopt;
+      return value->template get<int64_t>();
+    };
+    for (const auto& entry : *files) {
+      if (!entry.is_object()) continue;
+      auto path = doc_string(entry, "rfilename");
+      if (!path) continue;  // a file without a name is not a file
+      Sibling file{*path, integer(entry, "size"), doc_string(entry, "blobId"), {}, {}};
+      if (const Json* lfs = lookup(entry, "lfs"); lfs && lfs->is_object()) {
+        file.lfs_sha256 = doc_string(*lfs, "sha256");
+        file.lfs_size = integer(*lfs, "size");
+      }
+      out.files.push_back(std::move(file));
+    }
+  }
+  out.parents = declared_parents(doc);
 }
 
 bool counters_equal(const ModelRecord& record, std::optional<int64_t> downloads,
@@ -191,17 +236,13 @@ struct Store::Statements {
                   "ON CONFLICT(model_pk) DO UPDATE SET last_seen=excluded.last_seen, "
                   "last_seen_run=excluded.last_seen_run"),
         delete_tags(db, "DELETE FROM model_tags WHERE model_pk=?"),
-        // One statement per model: SQLite walks the JSON array itself (much cheaper than a
-        // bind/step/reset round trip per tag or file).
-        insert_tags(db,
-                    "INSERT OR IGNORE INTO model_tags(model_pk, tag) SELECT ?1, value FROM "
-                    "json_each(?2) WHERE type = 'text'"),
+        // A row per tag and file, bound from values parsed off the writer's thread: cheaper
+        // than json_each, which parses each file's object again for every ->> column.
+        insert_tag(db, "INSERT OR IGNORE INTO model_tags(model_pk, tag) VALUES (?,?)"),
         delete_files(db, "DELETE FROM model_files WHERE model_pk=?"),
-        insert_files(db,
-                     "INSERT OR REPLACE INTO model_files(model_pk, path, size, blob_id, "
-                     "lfs_sha256, lfs_size) SELECT ?1, value->>'rfilename', value->>'size', "
-                     "value->>'blobId', value->>'lfs.sha256', value->>'lfs.size' FROM "
-                     "json_each(?2)"),
+        insert_file(db,
+                    "INSERT OR REPLACE INTO model_files(model_pk, path, size, blob_id, "
+                    "lfs_sha256, lfs_size) VALUES (?,?,?,?,?,?)"),
         delete_parents(db, "DELETE FROM model_base_models WHERE model_pk=?"),
         insert_parent(db,
                       "INSERT INTO model_base_models(model_pk, source, parent_id, relation, "
@@ -224,8 +265,7 @@ struct Store::Statements {
   sql::Statement insert_model, update_metadata, update_input_hash, update_counters, set_hub_id,
       set_id, set_deleted;
   sql::Statement insert_alias, delete_alias, insert_change, mark_seen;
-  sql::Statement delete_tags, insert_tags, delete_files, insert_files, delete_parents,
-      insert_parent;
+  sql::Statement delete_tags, insert_tag, delete_files, insert_file, delete_parents, insert_parent;
   sql::Statement insert_observation, observation_before, queue_relabel, queue_children;
 };
 
@@ -255,12 +295,91 @@ std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
 }
 
 namespace {
-// Indexes only queries need; imports look models up by hub_id, id, alias, input hash, parent.
-constexpr const char* kDeferrableIndexes[] = {
-    "models_author",    "models_last_modified", "models_pipeline_tag", "models_library_name",
-    "models_downloads", "model_tags_by_tag",    "model_files_by_path", "changes_by_model",
-    "changes_by_run",   "changes_by_time"};
+// Indexes a bulk load does not need. Lookups by `_id`, id and alias keep theirs (a record this
+// load already wrote is merged through them); the input-hash fast path is off during a bulk load
+// (everything is new) and so is the children queue (every model is queued anyway).
+constexpr const char* kDeferrableIndexes[] = {"models_author",
+                                              "models_last_modified",
+                                              "models_pipeline_tag",
+                                              "models_library_name",
+                                              "models_downloads",
+                                              "models_input_hash",
+                                              "model_base_models_by_parent",
+                                              "model_tags_by_tag",
+                                              "model_files_by_path",
+                                              "changes_by_model",
+                                              "changes_by_run",
+                                              "changes_by_time"};
+
+// 64-bit keys in open addressing: what a bulk load has written, ~16 bytes a key. A collision
+// only sends a record through the ordinary lookup, which is always right.
+class KeySet {
+ public:
+  KeySet() : slots_(1 << 16, 0) {}
+  // Adds `key`; true when it was not there.
+  bool insert(uint64_t key) {
+    if (key == 0) key = 1;  // 0 marks an empty slot
+    if (2 * (count_ + 1) > slots_.size()) grow();
+    return place(slots_, key);
+  }
+
+ private:
+  bool place(std::vector<uint64_t>& slots, uint64_t key) {
+    size_t mask = slots.size() - 1;
+    for (size_t i = (key * 0x9E3779B97F4A7C15ull) >> 20 & mask;; i = (i + 1) & mask) {
+      if (slots[i] == key) return false;
+      if (slots[i] == 0) {
+        slots[i] = key;
+        ++count_;
+        return true;
+      }
+    }
+  }
+  void grow() {
+    std::vector<uint64_t> bigger(slots_.size() * 2, 0);
+    count_ = 0;
+    for (uint64_t key : slots_)
+      if (key) place(bigger, key);
+    slots_.swap(bigger);
+  }
+  std::vector<uint64_t> slots_;
+  size_t count_ = 0;
+};
+
+uint64_t lowercase_hash(std::string_view id) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : id) {
+    hash ^= (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+// The journal mode in effect after asking for `mode` (SQLite keeps the old one when it cannot
+// switch, e.g. while another connection reads a WAL database).
+std::string set_journal_mode(sql::Database& db, const char* mode) {
+  try {
+    sql::Statement pragma(db, std::string("PRAGMA journal_mode=") + mode);
+    return pragma.step() ? pragma.text(0) : std::string();
+  } catch (const sql::Error& e) {
+    spdlog::debug("journal_mode={} refused: {}", mode, e.what());
+    return {};
+  }
+}
 }  // namespace
+
+struct Store::BulkLoad {
+  KeySet hub_ids, ids;  // hashes of the `_id`s and lower-cased ids written so far
+};
+
+// During a bulk load into an empty cache, a record is new unless this load wrote its `_id` or
+// an id equal to its id ignoring case; only then is it looked up.
+bool Store::surely_new(const ModelRecord& record) {
+  if (!bulk_) return false;
+  bool new_hub_id = record.hub_id.empty() || bulk_->hub_ids.insert(hash_input(record.hub_id));
+  bool new_id = bulk_->ids.insert(lowercase_hash(record.id));
+  return new_hub_id && new_id;
+}
 
 bool Store::begin_bulk_load() {
   {
@@ -284,12 +403,23 @@ bool Store::begin_bulk_load() {
   set_meta("deferred_indexes", saved.dump());
   transaction.commit();
   db_.exec("PRAGMA cache_size=-196608");  // 192 MiB while the whole cache is being written
+  // Every page of an empty database is new: a rollback journal does not copy new pages, while
+  // the WAL writes each one twice (log, then checkpoint). A killed load still rolls back.
+  if (set_journal_mode(db_, "DELETE") != "delete")
+    spdlog::debug("bulk load keeps the WAL (the database is in use)");
+  bulk_ = std::make_unique<BulkLoad>();
   return true;
 }
 
 void Store::end_bulk_load() {
+  bool was_loading = bulk_ != nullptr;
+  bulk_.reset();
   auto saved = meta("deferred_indexes");
-  if (!saved) return;
+  if (!saved) {
+    if (was_loading) set_journal_mode(db_, "WAL");
+    return;
+  }
+  db_.exec("PRAGMA threads=2");  // index builds sort with a helper thread
   sql::Transaction transaction(db_);
   for (const auto& create : Json::parse(*saved)) {
     std::string sql = create.get<std::string>();
@@ -298,7 +428,21 @@ void Store::end_bulk_load() {
   }
   db_.exec("DELETE FROM meta WHERE key='deferred_indexes'");
   transaction.commit();
+  db_.exec("PRAGMA threads=0");
   db_.exec("PRAGMA cache_size=-65536");
+  set_journal_mode(db_, "WAL");
+}
+
+std::vector<uint64_t> Store::known_input_hashes() {
+  std::vector<uint64_t> hashes;
+  if (bulk_) return hashes;  // the cache was empty (and the index is deferred)
+  // From the index alone; a tombstone's hash only costs a late parse.
+  sql::Statement q(db_,
+                   "SELECT input_hash FROM models INDEXED BY models_input_hash "
+                   "WHERE input_hash IS NOT NULL");
+  while (q.step()) hashes.push_back(static_cast<uint64_t>(q.int64(0)));
+  std::sort(hashes.begin(), hashes.end());
+  return hashes;
 }
 
 Store::Store(sql::Database db)
@@ -477,11 +621,13 @@ void Store::queue_relabel(int64_t model_pk) {
 }
 
 void Store::queue_children_of(std::string_view id) {
+  if (bulk_) return;  // every model of a bulk load is queued already
   statements_->queue_children.bind(1, id).run();
 }
 
 namespace {
-void bind_scalar_columns(sql::Statement& q, int first, const Json& doc) {
+template <typename Fields>
+void bind_scalar_columns(sql::Statement& q, int first, const Fields& doc) {
   q.bind(first + 0, doc_string(doc, "author"));
   q.bind(first + 1, doc_string(doc, "sha"));
   q.bind(first + 2, doc_string(doc, "createdAt"));
@@ -494,37 +640,49 @@ void bind_scalar_columns(sql::Statement& q, int first, const Json& doc) {
 }
 }  // namespace
 
-void Store::write_derived_tables(int64_t model_pk, const Json& doc, bool tags, bool files,
-                                 bool parents, bool fresh) {
+void Store::write_derived_tables(int64_t model_pk, const PreparedModel& model, bool tags,
+                                 bool files, bool parents, bool fresh) {
   auto& s = *statements_;
-  auto replace_rows = [&](sql::Statement& remove, sql::Statement& insert, const char* key) {
-    if (!fresh) remove.bind(1, model_pk).run();  // a new model has no rows to replace
-    auto it = doc.find(key);
-    if (it == doc.end() || !it->is_array() || it->empty()) return;
-    insert.bind(1, model_pk).bind(2, it->dump()).run();
-  };
-  if (tags) replace_rows(s.delete_tags, s.insert_tags, "tags");
-  if (files) replace_rows(s.delete_files, s.insert_files, "siblings");
+  // A new model has no rows to replace.
+  if (tags) {
+    if (!fresh) s.delete_tags.bind(1, model_pk).run();
+    for (const auto& tag : model.tags) s.insert_tag.bind(1, model_pk).bind(2, tag).run();
+  }
+  if (files) {
+    if (!fresh) s.delete_files.bind(1, model_pk).run();
+    for (const auto& file : model.files) {
+      s.insert_file.bind(1, model_pk).bind(2, file.path).bind(3, file.size);
+      s.insert_file.bind(4, file.blob_id).bind(5, file.lfs_sha256).bind(6, file.lfs_size).run();
+    }
+  }
   if (parents) {
     if (!fresh) s.delete_parents.bind(1, model_pk).run();
     int position = 0;
-    for (const auto& parent : declared_parents(doc)) {
+    for (const auto& parent : model.parents) {
       s.insert_parent.bind(1, model_pk).bind(2, parent.source).bind(3, parent.parent_id);
       s.insert_parent.bind(4, parent.relation).bind(5, position++).run();
     }
   }
 }
 
-int64_t Store::insert_model(const ModelRecord& record, const UpsertContext& context) {
-  Json doc = document_of(record);
+PreparedModel Store::prepare(ModelRecord record) {
+  PreparedModel model;
+  model.doc_text = document_text(record);
+  derive_rows(record, model);
+  model.record = std::move(record);
+  return model;
+}
+
+int64_t Store::insert_model(const PreparedModel& model, const UpsertContext& context) {
+  const ModelRecord& record = model.record;
   auto& q = statements_->insert_model;
   if (record.hub_id.empty())
     q.bind(1, nullptr);
   else
     q.bind(1, record.hub_id);
   q.bind(2, record.id);
-  bind_scalar_columns(q, 3, doc);
-  q.bind(12, doc.dump()).bind(13, context.observed_at).bind(14, context.run_id);
+  bind_scalar_columns(q, 3, record);
+  q.bind(12, model.doc_text).bind(13, context.observed_at).bind(14, context.run_id);
   q.bind(15, context.observed_at);
   if (context.input_hash)
     q.bind(16, static_cast<int64_t>(context.input_hash));
@@ -543,7 +701,7 @@ int64_t Store::insert_model(const ModelRecord& record, const UpsertContext& cont
     q.bind(21, nullptr);
   q.run();
   int64_t pk = db_.last_insert_rowid();
-  write_derived_tables(pk, doc, true, true, true, /*fresh=*/true);
+  write_derived_tables(pk, model, true, true, true, /*fresh=*/true);
   log_change(pk, context, 1, "created", std::nullopt, std::nullopt, Json(record.id).dump());
   if (has_counters) {
     auto& o = statements_->insert_observation;
@@ -677,7 +835,8 @@ void Store::record_counters(int64_t model_pk, const ModelRecord& record, const S
 
 bool Store::mark_seen_if_same_input(uint64_t input_hash, const UpsertContext& context,
                                     RunCounts& counts) {
-  if (!input_hash) return false;
+  // During a bulk load everything is new, and its index is deferred.
+  if (!input_hash || bulk_) return false;
   auto& q = statements_->by_input_hash;
   q.bind(1, static_cast<int64_t>(input_hash));
   std::optional<int64_t> pk;
@@ -693,10 +852,17 @@ bool Store::mark_seen_if_same_input(uint64_t input_hash, const UpsertContext& co
 
 UpsertOutcome Store::upsert(const ModelRecord& record, const UpsertContext& context,
                             RunCounts& counts) {
+  return upsert(prepare(record), context, counts);
+}
+
+UpsertOutcome Store::upsert(const PreparedModel& model, const UpsertContext& context,
+                            RunCounts& counts) {
+  const ModelRecord& record = model.record;
   ++counts.seen;
-  std::optional<Stored> stored = locate(record, context, counts);
+  std::optional<Stored> stored;
+  if (!surely_new(record)) stored = locate(record, context, counts);
   if (!stored) {
-    insert_model(record, context);
+    insert_model(model, context);
     ++counts.created;
     return UpsertOutcome::Created;
   }
@@ -748,15 +914,18 @@ UpsertOutcome Store::upsert(const ModelRecord& record, const UpsertContext& cont
     auto touched = [&](std::string_view name) {
       return std::find(changed.begin(), changed.end(), name) != changed.end();
     };
+    PreparedModel merged;
+    merged.doc_text = doc.dump();
+    derive_rows(doc, merged);
     bind_scalar_columns(s.update_metadata, 1, doc);
-    s.update_metadata.bind(10, doc.dump()).bind(11, version).bind(12, context.observed_at);
+    s.update_metadata.bind(10, merged.doc_text).bind(11, version).bind(12, context.observed_at);
     if (context.input_hash)
       s.update_metadata.bind(13, hash_value);
     else
       s.update_metadata.bind(13, nullptr);
     s.update_metadata.bind(14, stored->pk).run();
     stored->version = version;
-    write_derived_tables(stored->pk, doc, touched("tags"), touched("siblings"),
+    write_derived_tables(stored->pk, merged, touched("tags"), touched("siblings"),
                          touched("tags") || touched("cardData") || touched("baseModels"));
     if (relabel) queue_relabel(stored->pk);
   } else if (context.input_hash && stored->input_hash != hash_value) {

@@ -80,6 +80,24 @@ struct CacheStats {
 // first sync of a cache seeded from a snapshot starts from there instead of listing everything.
 inline constexpr const char* kSnapshotWatermarkKey = "snapshot_newest_last_modified";
 
+// A declared parent as one source states it (a row of model_base_models).
+struct DeclaredParent {
+  std::string source, parent_id;  // source: card | tag | baseModels
+  std::optional<std::string> relation;
+};
+
+// A record with everything the store derives from it without the database: the stored document
+// (counters excluded) serialized, the rows of its tags, files and declared parents.
+// Built by Store::prepare, which is thread-safe, so a source can prepare records on one thread
+// while another writes them.
+struct PreparedModel {
+  ModelRecord record;
+  std::string doc_text;
+  std::vector<std::string> tags;
+  std::vector<Sibling> files;
+  std::vector<DeclaredParent> parents;
+};
+
 // 64-bit FNV-1a over raw input bytes: cheap, and collisions only cost a missed fast path
 // because the row's id is also checked.
 uint64_t hash_input(std::string_view bytes);
@@ -102,6 +120,8 @@ class Store {
   std::vector<RunInfo> recent_runs(int limit);
 
   // --- writing (callers group calls in a sql::Transaction, e.g. one per page or batch) ---
+  static PreparedModel prepare(ModelRecord record);
+  UpsertOutcome upsert(const PreparedModel& model, const UpsertContext& context, RunCounts& counts);
   UpsertOutcome upsert(const ModelRecord& record, const UpsertContext& context, RunCounts& counts);
   // The fast path for an unchanged source: when the last input applied to model `id` hashed to
   // `input_hash`, marks it seen and returns true. Nothing is parsed.
@@ -127,10 +147,18 @@ class Store {
   // For a first import into an empty cache: drops the secondary indexes that no lookup during
   // an import needs, so they are built once, sorted, at the end instead of row by row. The list
   // is kept in `meta`, so a killed import gets its indexes back the next time the store opens.
+  // Until end_bulk_load(), a record whose `_id` and id this load has not written yet is
+  // inserted without looking it up (the cache held nothing before), and the database uses a
+  // rollback journal, which writes each new page once instead of twice through the WAL.
   // Returns false (and does nothing) when the cache already holds models.
   bool begin_bulk_load();
   // Rebuilds whatever begin_bulk_load() dropped. Idempotent.
   void end_bulk_load();
+  bool bulk_loading() const { return bulk_ != nullptr; }
+
+  // The input hashes the cache holds (tombstones included), sorted: lets a source skip parsing
+  // inputs that are probably unchanged (mark_seen_if_same_input decides).
+  std::vector<uint64_t> known_input_hashes();
 
   // --- reading ---
   // Case-insensitive; live models first, then aliases of renamed ones, then tombstones.
@@ -147,6 +175,7 @@ class Store {
  private:
   struct Stored;
   struct Statements;
+  struct BulkLoad;
   explicit Store(sql::Database db);
 
   std::optional<Stored> find_by_hub_id(std::string_view hub_id);
@@ -156,13 +185,14 @@ class Store {
   bool is_alias_of(std::string_view id, int64_t model_pk);
   std::optional<Stored> locate(const ModelRecord& record, const UpsertContext& context,
                                RunCounts& counts);
-  int64_t insert_model(const ModelRecord& record, const UpsertContext& context);
+  int64_t insert_model(const PreparedModel& model, const UpsertContext& context);
+  bool surely_new(const ModelRecord& record);
   bool apply_rename(Stored& stored, const ModelRecord& record, const UpsertContext& context,
                     RunCounts& counts);
   void record_counters(int64_t model_pk, const ModelRecord& record, const Stored* stored,
                        const UpsertContext& context);
-  void write_derived_tables(int64_t model_pk, const Json& doc, bool tags, bool files, bool parents,
-                            bool fresh = false);
+  void write_derived_tables(int64_t model_pk, const PreparedModel& model, bool tags, bool files,
+                            bool parents, bool fresh = false);
   void log_change(int64_t model_pk, const UpsertContext& context, int64_t version,
                   std::string_view kind, std::optional<std::string_view> field,
                   std::optional<std::string> old_value, std::optional<std::string> new_value);
@@ -175,6 +205,7 @@ class Store {
   sql::Database db_;
   std::unique_ptr<Statements> statements_;
   std::set<std::string, std::less<>> relabel_fields_;
+  std::unique_ptr<BulkLoad> bulk_;
 };
 
 }  // namespace hubcache
