@@ -13,6 +13,12 @@ struct RelabelOptions {
   bool all = false;    // re-label every live model (`hubcache classify --all`)
   int64_t run_id = 0;  // the run the relabeling belongs to (change-log rows point to it)
   int batch_size = 5000;
+  // A pass over more than one batch reads the next batch on a second thread (through a
+  // read-only connection of its own when the cache is a WAL file) and both threads parse and
+  // classify it while the current one is written.
+  bool parallel = true;
+  // Rows written per transaction (batches are joined; fewer commits rewrite fewer pages).
+  int64_t commit_rows = 50000;
 };
 
 struct RelabelResult {
