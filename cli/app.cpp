@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "classify/classify.h"
+
 namespace hubcache::cli {
 
 std::string default_db_path() {
@@ -58,6 +60,10 @@ std::optional<WriteSession> open_for_writing(const GlobalOptions& global, int& e
       return std::nullopt;
     }
     session.store = Store::open(global.db_path);
+    // A record changing a field the classifier reads puts the model on the relabel queue.
+    std::set<std::string, std::less<>> inputs;
+    for (auto name : classify::classification_input_fields()) inputs.emplace(name);
+    session.store->set_relabel_fields(std::move(inputs));
     return session;
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());

@@ -214,8 +214,12 @@ void ModelStore::generate(size_t n, uint64_t seed) {
       m.created_at =
           kStartMs + static_cast<int64_t>(t * static_cast<double>(kEndMs - kStartMs - 30 * kDayMs));
       m.created_at -= m.created_at % 1000;
-      m.last_modified =
-          std::min(kEndMs, m.created_at + static_cast<int64_t>(next() % (120 * kDayMs)));
+      // Up to 120 days after creation, never past the end: drawn within the room left rather
+      // than capped, so that recent models do not all tie at the end date (the Hub's
+      // lastModified values are distinct to the millisecond; a pile of ties would make every
+      // incremental sync re-read them).
+      const int64_t room = std::max<int64_t>(1, std::min(120 * kDayMs, kEndMs - m.created_at));
+      m.last_modified = m.created_at + static_cast<int64_t>(next() % static_cast<uint64_t>(room));
       m.last_modified -= m.last_modified % 1000;
       char ts[9];
       std::snprintf(ts, sizeof ts, "%08x", static_cast<uint32_t>(m.created_at / 1000));
