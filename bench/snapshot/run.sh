@@ -22,7 +22,10 @@ node "$TOOLS/duckdb/duckdb_decode.mjs" \
 duck1=$(awk '/duckdb_threads_1/ { print $2 }' "$work/duckdb.txt")
 duck2=$(awk '/duckdb_threads_2/ { print $2 }' "$work/duckdb.txt")
 measure reader-$n "$BUILD/bench/snapshot/parquet_decode_bench" "$DATASET_PARQUET"
-reader_s=$SECONDS_TAKEN; reader_mb=$PEAK_MB
+reader_mb=$PEAK_MB
+# Like for like with DuckDB's figure: the reader's own best of 3 decodes of every column (the
+# process's wall time would count three decodes and the start-up).
+reader_s=$(sed -n 's/^columnar decode (best of 3): \([0-9.]*\) s.*/\1/p' "$BENCH_WORK/reader-$n.out")
 
 cp "$DATASET_NDJSON" "$work/raw.ndjson"
 measure floor-$n bash -c "cd '$work' && sqlite3 -init /dev/null floor.db < '$ROOT/bench/store/sqlite_floor.sql'"
@@ -40,7 +43,7 @@ changed_s=$SECONDS_TAKEN; changed_mb=$PEAK_MB
 echo "== snapshot import benchmark, N=$n rows ($mb MB parquet)"
 printf "  %-34s %8.2f s\n" "DuckDB decode, 1 thread (best of 3)" "$duck1"
 printf "  %-34s %8.2f s\n" "DuckDB decode, 2 threads" "$duck2"
-printf "  %-34s %8.2f s %10s rows/s  peak %5s MB  (includes process start)\n" "hubcache Parquet reader alone" "$reader_s" "$(per_second "$n" "$reader_s")" "$reader_mb"
+printf "  %-34s %8.2f s %10s rows/s  peak %5s MB  (best of 3, every column)\n" "hubcache Parquet reader alone" "$reader_s" "$(per_second "$n" "$reader_s")" "$reader_mb"
 printf "  %-34s %8.2f s\n" "sqlite3 floor (NDJSON, json_each)" "$floor_s"
 printf "  %-34s %8.2f s %10s rows/s %6s MB/s  peak %5s MB\n" "hubcache first import (+classify)" "$first_s" "$(per_second "$n" "$first_s")" "$(awk -v m="$mb" -v s="$first_s" 'BEGIN{printf "%.1f", m/s}')" "$first_mb"
 printf "  %-34s %8.2f s %10s rows/s  peak %5s MB\n" "hubcache unchanged re-import" "$again_s" "$(per_second "$n" "$again_s")" "$again_mb"

@@ -11,15 +11,8 @@
 namespace hubcache {
 namespace {
 
-const std::string kRealModels =
-    std::string(HUBCACHE_SHARED_DIR) + "/fixtures/real-models/models.jsonl";
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using testing::kRealModels;
+using testing::read_lines;
 
 RunCounts import_lines(Store& store, const std::vector<std::string>& lines,
                        std::vector<std::string>* rejects = nullptr) {

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 namespace hubcache::testing {
 
@@ -25,5 +27,16 @@ class TempDb {
  private:
   std::filesystem::path dir_;
 };
+
+// The real-models fixture (shared/fixtures/real-models): 3,174 recorded Hub records.
+inline const std::string kRealModels =
+    std::string(HUBCACHE_SHARED_DIR) + "/fixtures/real-models/models.jsonl";
+
+inline std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
 
 }  // namespace hubcache::testing
