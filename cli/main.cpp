@@ -1,10 +1,7 @@
-#include <sqlite3.h>
-
 #include "cli/app.h"
+#include "store/sqlite.h"
 
 int main(int argc, char** argv) {
-  // hubcache never reads SQLite's memory statistics; keeping them takes a global lock on every
-  // allocation, which the import and classifier threads would contend for.
-  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  hubcache::sql::configure_process();
   return hubcache::cli::run_app(argc, argv);
 }

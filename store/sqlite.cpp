@@ -2,6 +2,10 @@
 
 namespace hubcache::sql {
 
+void configure_process() {
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 Database::Database(const std::string& path, Mode mode) {
   int flags =
       mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;

@@ -12,6 +12,11 @@
 
 namespace hubcache::sql {
 
+// Process-wide SQLite settings; call first thing in main(), before any database is opened.
+// Turns off SQLite's memory statistics, which hubcache never reads: keeping them takes a global
+// lock on every allocation, which the import, sync and classifier threads would contend for.
+void configure_process();
+
 // Thrown for SQLite failures; callers at module boundaries turn it into an error value.
 class Error : public std::runtime_error {
  public:

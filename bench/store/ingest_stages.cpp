@@ -12,11 +12,13 @@
 #include "classify/classify.h"
 #include "record/normalize.h"
 #include "store/ingest.h"
+#include "store/sqlite.h"
 #include "store/store.h"
 
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
+  hubcache::sql::configure_process();  // as the hubcache binary does
   if (argc == 4 && std::string(argv[2]) == "--store") {
     auto store = hubcache::Store::open(argv[3]);
     std::ifstream in(argv[1]);

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <string>
 
+#include "store/sqlite.h"
 #include "tree/relabel.h"
 
 using namespace hubcache;
 
 int main(int argc, char** argv) {
+  hubcache::sql::configure_process();  // as the hubcache binary does
   if (argc < 2) {
     std::fprintf(stderr, "usage: relabel_pass DB [--all]\n");
     return 2;

@@ -18,6 +18,7 @@
 
 #include "record/normalize.h"
 #include "store/ingest.h"
+#include "store/sqlite.h"
 #include "tree/relabel.h"
 #include "tree/tree.h"
 
@@ -142,6 +143,7 @@ tree::RelabelResult relabel(Store& store, bool all = false) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hubcache::sql::configure_process();  // as the hubcache binary does
   int n = argc > 1 ? std::stoi(argv[1]) : 100000;
   std::string path = argc > 2 ? argv[2]
                               : (std::filesystem::temp_directory_path() /
