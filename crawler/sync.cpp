@@ -121,8 +121,22 @@ StagedPage stage_page(HubClient& hub, std::string url, int64_t page_number) {
         normalize_model(item, {"sync page " + std::to_string(page_number) + " item", index}));
     staged.items.push_back(std::move(out));
   }
-  staged.page.json = Json::array();  // the items live on in `items`; keep "empty" meaningful
+  staged.page.json = nullptr;  // parsed into `items`: free the page's own copy
   return staged;
+}
+
+// Ends a sync or sweep run: its status (failed without a page, partial after an error, a reject
+// or `incomplete`), the run row, and the summary's counts, HTTP figures and time.
+void close_run(Ingest& ingest, HubClient& hub, Clock::time_point started, bool incomplete,
+               SyncSummary& summary) {
+  summary.counts = ingest.counts();
+  summary.status = !summary.error.empty() ? (summary.pages ? "partial" : "failed")
+                   : (summary.counts.rejected || incomplete) ? "partial"
+                                                             : "ok";
+  ingest.finish(summary.status,
+                summary.error.empty() ? std::nullopt : std::optional(summary.error));
+  summary.http = hub.counters();
+  summary.seconds = seconds_since(started);
 }
 
 }  // namespace
@@ -288,15 +302,8 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options) {
 
   if (options.fetch_readmes) fetch_queued_readmes(store, hub, options, summary);
 
-  summary.counts = ingest.counts();
   summary.watermark = state.watermark;
-  summary.status = !summary.error.empty() ? (summary.pages ? "partial" : "failed")
-                   : (summary.counts.rejected || summary.readmes_failed) ? "partial"
-                                                                         : "ok";
-  ingest.finish(summary.status,
-                summary.error.empty() ? std::nullopt : std::optional(summary.error));
-  summary.http = hub.counters();
-  summary.seconds = seconds_since(started);
+  close_run(ingest, hub, started, summary.readmes_failed > 0, summary);
   return summary;
 }
 
@@ -459,14 +466,7 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
     NormalizeResult parsed = normalize_model(info.json, {"GET /api/models/" + id, 0});
     if (parsed) ingest.add(*parsed.record);
   }
-  summary.counts = ingest.counts();
-  summary.status = !summary.error.empty()    ? (summary.pages ? "partial" : "failed")
-                   : summary.counts.rejected ? "partial"
-                                             : "ok";
-  ingest.finish(summary.status,
-                summary.error.empty() ? std::nullopt : std::optional(summary.error));
-  summary.http = hub.counters();
-  summary.seconds = seconds_since(started);
+  close_run(ingest, hub, started, false, summary);
   return summary;
 }
 

@@ -43,8 +43,11 @@ std::optional<bool> ModelRecord::bool_field(std::string_view name) const {
 }
 
 std::vector<std::string> ModelRecord::tags() const {
+  return tags_of(get(field::kTags));
+}
+
+std::vector<std::string> tags_of(const Json* value) {
   std::vector<std::string> out;
-  const Json* value = get(field::kTags);
   if (!value || !value->is_array()) return out;
   out.reserve(value->size());
   for (const auto& tag : *value)
@@ -67,8 +70,11 @@ std::optional<T> optional_member(const Json& object, const char* key) {
 }  // namespace
 
 std::vector<Sibling> ModelRecord::siblings() const {
+  return siblings_of(get(field::kSiblings));
+}
+
+std::vector<Sibling> siblings_of(const Json* value) {
   std::vector<Sibling> out;
-  const Json* value = get(field::kSiblings);
   if (!value || !value->is_array()) return out;
   out.reserve(value->size());
   for (const auto& entry : *value) {

@@ -56,6 +56,11 @@ struct Sibling {
   std::optional<int64_t> lfs_size;
 };
 
+// The tags / files of a `tags` / `siblings` value as the normalizer leaves it (a stored document's
+// too); empty when absent (nullptr) or not an array.
+std::vector<std::string> tags_of(const Json* tags);
+std::vector<Sibling> siblings_of(const Json* siblings);
+
 struct ModelRecord {
   std::string hub_id;  // the Hub's `_id` (24 hex, stable across renames); empty if not sent
   std::string id;      // `owner/name` as the Hub spells it; always present

@@ -68,11 +68,9 @@ UpsertOutcome Ingest::add(const PreparedModel& model, uint64_t raw_hash) {
 std::optional<UpsertOutcome> Ingest::add(StagedInput&& input) {
   if (!input.model && input.error.empty()) {  // kept raw: probably unchanged
     if (seen_unchanged(input.raw_hash)) return UpsertOutcome::Unchanged;
-    NormalizeResult parsed = parse_model_json(input.raw, input.source);
-    if (parsed)
-      input.model = Store::prepare(std::move(*parsed.record));
-    else
-      input.error = std::move(parsed.error);
+    uint64_t raw_hash = input.raw_hash;
+    input = StagedInput::from_result(parse_model_json(input.raw, input.source));
+    input.raw_hash = raw_hash;
   }
   if (!input.model) {
     reject(input.error);
@@ -87,19 +85,15 @@ bool KnownInputs::contains(uint64_t hash) const {
 
 StagedInput StagedInput::from_json(std::string raw, SourceRef source, const KnownInputs& known,
                                    const Json* parsed) {
+  uint64_t raw_hash = hash_input(raw);
   StagedInput input;
-  input.raw_hash = hash_input(raw);
-  if (known.contains(input.raw_hash)) {
+  if (known.contains(raw_hash)) {
     input.raw = std::move(raw);
     input.source = std::move(source);
-    return input;
+  } else {
+    input = from_result(parsed ? normalize_model(*parsed, source) : parse_model_json(raw, source));
   }
-  NormalizeResult result =
-      parsed ? normalize_model(*parsed, source) : parse_model_json(raw, source);
-  if (result)
-    input.model = Store::prepare(std::move(*result.record));
-  else
-    input.error = std::move(result.error);
+  input.raw_hash = raw_hash;
   return input;
 }
 

@@ -28,14 +28,6 @@ class Prefetch {
       owner_.empty_trash();
       return owner_.push(std::move(item));
     }
-    void empty_trash() {
-      std::vector<Item> trash;
-      {
-        std::lock_guard lock(mutex_);
-        trash.swap(trash_);
-      }
-    }  // destroyed here, on the producer's thread
-    bool cancelled() const { return owner_.cancelled(); }
 
    private:
     Prefetch& owner_;
@@ -115,10 +107,6 @@ class Prefetch {
       trash.swap(trash_);
     }
   }  // destroyed here, on the producer's thread
-  bool cancelled() const {
-    std::lock_guard lock(mutex_);
-    return cancelled_;
-  }
 
   const size_t capacity_;
   mutable std::mutex mutex_;

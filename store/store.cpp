@@ -116,29 +116,8 @@ std::vector<DeclaredParent> declared_parents(const Fields& doc) {
 // The derived rows of a stored document or a record: tags, files, declared parents.
 template <typename Fields>
 void derive_rows(const Fields& doc, PreparedModel& out) {
-  out.tags.clear();
-  if (const Json* tags = lookup(doc, "tags"); tags && tags->is_array())
-    for (const auto& tag : *tags)
-      if (tag.is_string()) out.tags.push_back(tag.template get<std::string>());
-  out.files.clear();
-  if (const Json* files = lookup(doc, "siblings"); files && files->is_array()) {
-    auto integer = [](const Json& object, const char* key) -> std::optional<int64_t> {
-      const Json* value = lookup(object, key);
-      if (!value || !value->is_number()) return std::nullopt;
-      return value->template get<int64_t>();
-    };
-    for (const auto& entry : *files) {
-      if (!entry.is_object()) continue;
-      auto path = doc_string(entry, "rfilename");
-      if (!path) continue;  // a file without a name is not a file
-      Sibling file{*path, integer(entry, "size"), doc_string(entry, "blobId"), {}, {}};
-      if (const Json* lfs = lookup(entry, "lfs"); lfs && lfs->is_object()) {
-        file.lfs_sha256 = doc_string(*lfs, "sha256");
-        file.lfs_size = integer(*lfs, "size");
-      }
-      out.files.push_back(std::move(file));
-    }
-  }
+  out.tags = tags_of(lookup(doc, "tags"));
+  out.files = siblings_of(lookup(doc, "siblings"));
   out.parents = declared_parents(doc);
 }
 

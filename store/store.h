@@ -154,7 +154,6 @@ class Store {
   bool begin_bulk_load();
   // Rebuilds whatever begin_bulk_load() dropped. Idempotent.
   void end_bulk_load();
-  bool bulk_loading() const { return bulk_ != nullptr; }
 
   // The input hashes the cache holds (tombstones included), sorted: lets a source skip parsing
   // inputs that are probably unchanged (mark_seen_if_same_input decides).
