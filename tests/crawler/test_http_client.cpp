@@ -49,9 +49,9 @@ TEST(Url, ResolvesRelativeRedirectsAndKeepsTheQuery) {
 }
 
 TEST(HttpClient, ReusesOneConnectionForSequentialRequests) {
-  LocalServer server;
   std::mutex mutex;
   std::set<int> client_ports;
+  LocalServer server;
   server.http.Get("/ping", [&](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mutex);
     client_ports.insert(req.remote_port);
@@ -69,9 +69,10 @@ TEST(HttpClient, ReusesOneConnectionForSequentialRequests) {
 }
 
 TEST(HttpClient, AcceptsAndDecodesGzip) {
-  LocalServer server;
+  // Handler state is declared before the server so that it outlives the server's threads.
   std::string accept_encoding;
   std::string payload;
+  LocalServer server;
   for (int i = 0; i < 5000; ++i) payload += "{\"id\":\"org/model-" + std::to_string(i) + "\"},";
   server.http.Get("/api/models", [&](const httplib::Request& req, httplib::Response& res) {
     accept_encoding = req.get_header_value("Accept-Encoding");
@@ -97,8 +98,8 @@ TEST(HttpClient, AcceptsAndDecodesGzip) {
 }
 
 TEST(HttpClient, FollowsRelativeRedirectKeepingQueryAndToken) {
-  LocalServer server;
   std::string seen_authorization, seen_expand;
+  LocalServer server;
   server.http.Get("/api/models/bert-base-uncased",
                   [&](const httplib::Request& req, httplib::Response& res) {
                     res.status = 307;
@@ -176,8 +177,8 @@ TEST(HttpClient, TokenGoesOnlyToTheEndpointOrigin) {
 }
 
 TEST(HttpClient, RedirectLoopsAreBounded) {
-  LocalServer server;
   std::atomic<int> hits{0};
+  LocalServer server;
   server.http.Get("/loop", [&](const httplib::Request&, httplib::Response& res) {
     ++hits;
     res.status = 307;
@@ -227,8 +228,8 @@ TEST(HttpClient, TokenNeverAppearsInLogs) {
 }
 
 TEST(HttpClient, OfflineModeSendsNothing) {
-  LocalServer server;
   std::atomic<int> hits{0};
+  LocalServer server;
   server.http.Get("/.*", [&](const httplib::Request&, httplib::Response& res) {
     ++hits;
     res.set_content("x", "text/plain");
@@ -304,8 +305,10 @@ TEST(HttpClient, ConnectionClosedWithoutReplyIsARetryableRecvError) {
 }
 
 TEST(HttpClient, BodyOverTheCapIsAbortedWithOrWithoutContentLength) {
-  LocalServer server;
+  // Declared before the server: after the client aborts, a server thread may still be
+  // sending `big` until the server is stopped.
   const std::string big(1 << 20, 'z');
+  LocalServer server;
   server.http.Get("/sized", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content(big, "application/octet-stream");
   });
@@ -367,8 +370,8 @@ TEST(HttpClient, HeadersAreCaseInsensitiveAndMultiValued) {
 }
 
 TEST(HttpClient, SendsTheHubcacheUserAgentAndRequestHeaders) {
-  LocalServer server;
   std::string user_agent, if_none_match;
+  LocalServer server;
   server.http.Get("/ua", [&](const httplib::Request& req, httplib::Response& res) {
     user_agent = req.get_header_value("User-Agent");
     if_none_match = req.get_header_value("If-None-Match");
@@ -386,8 +389,8 @@ TEST(HttpClient, SendsTheHubcacheUserAgentAndRequestHeaders) {
 }
 
 TEST(HttpClient, GetManyRunsConcurrentlyAndKeepsOrder) {
-  LocalServer server;
   std::atomic<int> in_flight{0}, max_in_flight{0};
+  LocalServer server;
   server.http.Get(R"(/slow/(\d+))", [&](const httplib::Request& req, httplib::Response& res) {
     int now = ++in_flight;
     int seen = max_in_flight.load();
@@ -415,8 +418,8 @@ TEST(HttpClient, GetManyRunsConcurrentlyAndKeepsOrder) {
 }
 
 TEST(HttpClient, RunManyRetriesWhenAskedAndFollowsRedirects) {
-  LocalServer server;
   std::atomic<int> flaky_hits{0};
+  LocalServer server;
   server.http.Get("/flaky", [&](const httplib::Request&, httplib::Response& res) {
     if (++flaky_hits == 1) {
       res.status = 503;

@@ -36,7 +36,6 @@ class HubClientTest : public ::testing::Test {
     return captured.str();
   }
 
-  LocalServer server;
   std::shared_ptr<FakeTime> clock = std::make_shared<FakeTime>();
   std::ostringstream captured;
   std::shared_ptr<spdlog::logger> logger = [this] {
@@ -45,6 +44,8 @@ class HubClientTest : public ::testing::Test {
     made->set_level(spdlog::level::trace);
     return made;
   }();
+  // Last, so it is stopped (and its handler threads joined) before the members they use go.
+  LocalServer server;
 };
 
 TEST_F(HubClientTest, RetriesServerErrorsThenReturnsThePageAndNextLink) {
