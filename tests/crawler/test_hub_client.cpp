@@ -15,7 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 using test_support::LocalServer;
 
-constexpr const char* kSecret = "hf_HubClientSecret987654321";
+constexpr const char* kHubClientSecret = "hf_HubClientSecret987654321";
 
 class HubClientTest : public ::testing::Test {
  protected:
@@ -23,7 +23,7 @@ class HubClientTest : public ::testing::Test {
     server.start();
     HubEnv env;
     env.endpoint = server.url();
-    env.token = HubToken(kSecret);
+    env.token = HubToken(kHubClientSecret);
     options.http.connect_timeout = 2s;
     options.http.stall_timeout = 1s;
     options.retry.jitter = 0;
@@ -295,7 +295,7 @@ TEST_F(HubClientTest, TokenNeverAppearsInLogsAcrossRetriesAndErrors) {
   std::string text = log();
   EXPECT_NE(text.find("Authorization: Bearer ***"), std::string::npos) << text;
   EXPECT_NE(text.find("retrying"), std::string::npos) << text;
-  EXPECT_EQ(text.find(kSecret), std::string::npos) << text;
+  EXPECT_EQ(text.find(kHubClientSecret), std::string::npos) << text;
 }
 
 // A server enforcing a fixed-window quota on the fake clock; each request costs 50 ms of it.

@@ -8,12 +8,12 @@
 #include "hubsim/model_store.h"
 #include "hubsim/readme.h"
 #include "hubsim/util.h"
+#include "tests/hubsim/fixtures.h"
 
 namespace hubcache::hubsim {
 namespace {
 
-const std::string kRealModels =
-    std::string(HUBCACHE_SHARED_DIR) + "/fixtures/real-models/models.jsonl";
+using testing::kRealModels;
 
 Json as_json(const ModelStore& store, const Model& m, const FieldSet& fields) {
   std::string out;

@@ -11,12 +11,12 @@
 
 #include "hubsim/server.h"
 #include "hubsim/util.h"
+#include "tests/hubsim/fixtures.h"
 
 namespace hubcache::hubsim {
 namespace {
 
-const std::string kRealModels =
-    std::string(HUBCACHE_SHARED_DIR) + "/fixtures/real-models/models.jsonl";
+using testing::kRealModels;
 
 // The regex @huggingface/hub uses to read Link headers (utils/parseLinkHeader.ts).
 const std::regex kJsLinkRegex(R"re(<(https?:[/][/][^>]+)>;\s+rel="([^"]+)")re");

@@ -62,11 +62,7 @@ std::string text(Store& store, const std::string& sql) {
   return q.step() ? q.text(0) : std::string();
 }
 
-int64_t scalar(Store& store, const std::string& sql) {
-  sql::Statement q(store.db(), sql);
-  q.step();
-  return q.int64(0);
-}
+using testing::scalar;
 
 // The real records plus what a bulk load must still look up: the same `_id` again with a newer
 // commit, an id differing only in case under another `_id`, a record without `_id` seen twice

@@ -25,11 +25,7 @@ RunCounts import_lines(Store& store, const std::vector<std::string>& lines,
   return import_json_lines(store, input, "models.jsonl", options);
 }
 
-int64_t scalar(Store& store, const std::string& sql) {
-  sql::Statement q(store.db(), sql);
-  q.step();
-  return q.int64(0);
-}
+using testing::scalar;
 
 TEST(RealModelsImport, ImportsEveryRecordWithNoRejects) {
   testing::TempDb temp;

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "store/sqlite.h"
+#include "store/store.h"
+
 namespace hubcache::testing {
 
 class TempDb {
@@ -37,6 +40,13 @@ inline std::vector<std::string> read_lines(const std::string& path) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+// The first column of the first row of `sql`, as an integer.
+inline int64_t scalar(Store& store, const std::string& sql) {
+  sql::Statement q(store.db(), sql);
+  q.step();
+  return q.int64(0);
 }
 
 }  // namespace hubcache::testing
