@@ -236,6 +236,7 @@ struct Store::Statements {
                            "counter_observations WHERE model_pk=? AND observed_at<=? "
                            "ORDER BY observed_at DESC LIMIT 1"),
         queue_relabel(db, "INSERT OR IGNORE INTO relabel_queue(model_pk) VALUES (?)"),
+        model_version(db, "SELECT version FROM models WHERE model_pk=?"),
         queue_children(db,
                        "INSERT OR IGNORE INTO relabel_queue(model_pk) SELECT DISTINCT model_pk "
                        "FROM model_base_models WHERE parent_id = ?") {}
@@ -245,7 +246,8 @@ struct Store::Statements {
       set_id, set_deleted;
   sql::Statement insert_alias, delete_alias, insert_change, mark_seen;
   sql::Statement delete_tags, insert_tag, delete_files, insert_file, delete_parents, insert_parent;
-  sql::Statement insert_observation, observation_before, queue_relabel, queue_children;
+  sql::Statement insert_observation, observation_before, queue_relabel, model_version,
+      queue_children;
 };
 
 namespace {
@@ -612,9 +614,11 @@ void Store::log_change(int64_t model_pk, const UpsertContext& context, int64_t v
 void Store::record_change(int64_t model_pk, const UpsertContext& context, std::string_view kind,
                           std::string_view field, std::optional<std::string> old_value,
                           std::optional<std::string> new_value) {
-  sql::Statement version(db_, "SELECT version FROM models WHERE model_pk=?");
+  // Prepared once: the classifier logs a change per relabeled model whose relation moved.
+  auto& version = statements_->model_version;
   version.bind(1, model_pk);
   int64_t current = version.step() ? version.int64(0) : 0;
+  version.reset();
   log_change(model_pk, context, current, kind, field, std::move(old_value), std::move(new_value));
 }
 
