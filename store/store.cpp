@@ -284,6 +284,11 @@ std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
   if (access == Access::ReadWrite) {
     db.exec("PRAGMA journal_mode=WAL");
     db.exec("PRAGMA synchronous=NORMAL");
+    // SQLite checkpoints once a commit leaves 1000 pages (4 MiB) in the WAL: nearly every commit
+    // of a sync or a classifier pass, each copying back index pages the next commit rewrites.
+    // 8192 pages (32 MiB) lets one checkpoint copy a page once for several commits; the last
+    // connection to close still checkpoints everything, so the WAL never outlives a command.
+    db.exec("PRAGMA wal_autocheckpoint=8192");
     db.exec("PRAGMA foreign_keys=OFF");  // references document intent; merges stay cheap
     migrate(db);
   } else if (schema_version(db) > latest_schema_version()) {

@@ -29,7 +29,8 @@ constexpr const char* kBatchQuery =
     "SELECT q.model_pk, m.id, m.hub_id, m.deleted_at IS NOT NULL, "
     "CASE WHEN m.deleted_at IS NULL THEN json_extract(m.doc, '$.cardData', '$.tags', "
     "'$.siblings', '$.library_name', '$.config', '$.gguf', '$.baseModels') END, "
-    "r.model_pk IS NOT NULL, r.relation, r.flags, r.rules_version, r.inputs_hash "
+    "r.model_pk IS NOT NULL, r.relation, r.flags, r.rules_version, r.inputs_hash, "
+    "r.hub_relation, r.derived_relation, r.rule_id, r.evidence, r.confidence "
     "FROM relabel_queue q JOIN models m ON m.model_pk = q.model_pk "
     "LEFT JOIN model_relations r ON r.model_pk = q.model_pk "
     "WHERE q.model_pk > ?1 ORDER BY q.model_pk LIMIT ?2";
@@ -86,8 +87,9 @@ struct Item {
   ModelRecord record;
   std::string inputs_json;  // the json_extract array, parsed by prepare()
   bool had_label = false;
-  std::optional<std::string> old_relation;
-  std::string old_flags;
+  // The stored label, compared with the new one: an identical label is not written again.
+  std::optional<std::string> old_relation, old_hub_relation, old_derived_relation;
+  std::string old_flags, old_rule_id, old_evidence, old_confidence;
   int64_t old_rules_version = 0, old_inputs_hash = 0;
   // Filled by prepare(): the classification without parent resolution.
   cl::Classification c;
@@ -226,6 +228,11 @@ class BatchReader {
         item.old_flags = query_.text(7);
         item.old_rules_version = query_.int64(8);
         item.old_inputs_hash = query_.int64(9);
+        item.old_hub_relation = query_.optional_text(10);
+        item.old_derived_relation = query_.optional_text(11);
+        item.old_rule_id = query_.text(12);
+        item.old_evidence = query_.text(13);
+        item.old_confidence = query_.text(14);
       }
     }
     query_.reset();
@@ -287,18 +294,26 @@ class Relabeler {
     enqueue(options_.all || result.rules_changed);
     force_ = options_.all || result.rules_changed;
 
-    const int batch_size = std::max(options_.batch_size, 1);
     sql::Statement pending(db_, "SELECT count(*) FROM relabel_queue");
     pending.step();
-    const bool pipelined = options_.parallel && pending.int64(0) > batch_size;
+    const int64_t queued = pending.int64(0);
     pending.reset();
+    int batch_size = std::max(options_.batch_size, 1);
+    // A pass of one batch or less (the usual pass after a sync) is cut into a few smaller
+    // batches, so that reading and classifying one overlaps writing the one before.
+    if (options_.parallel && queued <= batch_size && queued >= 2 * kMinSplitBatch)
+      batch_size = static_cast<int>(std::max<int64_t>(kMinSplitBatch, queued / 4));
+    const bool pipelined = options_.parallel && queued > batch_size;
     // A big pass reads the next batch on a second thread, through a read-only connection of
     // its own (WAL: it reads the last commit while this one writes), while this thread resolves
-    // parents and writes the current batch; both then parse and classify the next batch.
-    if (pipelined) {
+    // parents and writes the current batch; both then parse and classify the next batch. A
+    // small pass reads through the store's connection, whose page cache is warm: a new
+    // connection's first reads cost more than the overlap saves.
+    // A big pass also knows up front which models are someone's parent (a bitmap over the
+    // keys), instead of asking per labeled model; reading them all costs more than a small pass
+    // asks.
+    if (pipelined && queued > options_.batch_size) {
       reader_db_ = open_reader();
-      // A big pass knows up front which models are someone's parent (a bitmap over the keys),
-      // instead of asking per labeled model.
       known_parents_.emplace();
       sql::Statement q(db_, "SELECT parent_pk FROM model_parents WHERE parent_pk IS NOT NULL");
       while (q.step()) known_parents_->insert(q.int64(0));
@@ -372,12 +387,13 @@ class Relabeler {
     result.relabeled = static_cast<int64_t>(labeled_.size());
     result.relation_changes = relation_changes_;
     result.cycles = static_cast<int64_t>(on_cycle_.size());
-    store_.set_meta(kRulesVersionKey, std::to_string(cl::kRulesVersion));
+    if (result.rules_changed) store_.set_meta(kRulesVersionKey, std::to_string(cl::kRulesVersion));
     return result;
   }
 
  private:
   static constexpr int64_t kNoneBefore = std::numeric_limits<int64_t>::min();
+  static constexpr int64_t kMinSplitBatch = 200;
 
   // A read-only connection to the same database file, or none (in-memory or temporary
   // databases, no WAL, or when it cannot be opened: the pass then reads through the store's).
@@ -644,12 +660,25 @@ class Relabeler {
     // Parents are written only together with a label, so a model without one has none stored.
     const bool parents_unchanged = item.had_label && stored_parent_rows(pk) == parent_rows;
 
-    // Queued, but nothing the label depends on moved (e.g. a card edit outside base_model, or a
-    // field the classifier does not read): the stored label stands, nothing is written.
-    bool unchanged = !force_ && item.had_label && item.old_rules_version == cl::kRulesVersion &&
-                     item.old_inputs_hash == item.inputs_hash && item.old_flags == flags &&
-                     parents_unchanged;
-    if (unchanged) return;
+    std::optional<std::string> relation = relation_text(c.relation);
+    const std::optional<std::string> hub_relation = relation_text(c.hub_relation);
+    const std::optional<std::string> derived_relation = relation_text(c.derived.relation);
+    const std::string_view confidence = cl::to_string(c.confidence);
+
+    // The pass reached the label already stored (most input changes, like a new tag or file,
+    // do not move it): the row stays as it is, so the commit copies no page for it. Its
+    // labeled_at/inputs_hash keep saying when and from what that label was first computed. It
+    // counts as relabeled when its inputs moved (it was queued for a reason, not by a cycle).
+    const bool same_label =
+        item.had_label && item.old_rules_version == cl::kRulesVersion && parents_unchanged &&
+        item.old_flags == flags && item.old_relation == relation &&
+        item.old_hub_relation == hub_relation && item.old_derived_relation == derived_relation &&
+        item.old_rule_id == c.derived.rule_id && item.old_evidence == c.derived.evidence &&
+        item.old_confidence == confidence;
+    if (!force_ && same_label) {
+      if (item.old_inputs_hash != item.inputs_hash) labeled_.insert(pk);
+      return;
+    }
 
     // Rows are rewritten only where they differ: fewer pages for the commit to write.
     if (!parents_unchanged) {
@@ -668,18 +697,15 @@ class Relabeler {
     }
     if (was_on_cycle && !cyclic) queue_cycle_members(old_ancestors, /*want_flag=*/false);
 
-    std::optional<std::string> relation = relation_text(c.relation);
     // A new label is inserted; an existing one updated in place, its relation (indexed) only
     // when it changed.
     const bool relation_changed = item.had_label && item.old_relation != relation;
     FastWrite& write = !item.had_label    ? insert_label_
                        : relation_changed ? update_label_with_relation_
                                           : update_label_;
-    const std::optional<std::string> hub_relation = relation_text(c.hub_relation);
-    const std::optional<std::string> derived_relation = relation_text(c.derived.relation);
     write.bind(1, pk).bind(2, hub_relation).bind(3, derived_relation);
     write.bind(4, c.derived.rule_id).bind(5, c.derived.evidence);
-    write.bind(6, cl::to_string(c.confidence)).bind(7, flags);
+    write.bind(6, confidence).bind(7, flags);
     write.bind(8, int64_t{cl::kRulesVersion}).bind(9, item.inputs_hash);
     write.bind(10, context_.observed_at).bind(11, run_id_);
     if (&write != &update_label_) write.bind(12, relation);

@@ -459,6 +459,46 @@ TEST_F(PipelinedPass, ACycleClosedByAnEarlierModelFlagsItsLaterMembersInTheSameP
   EXPECT_EQ(count("SELECT count(*) FROM relabel_queue"), 0);
 }
 
+// The usual pass after a sync is smaller than one batch: it is cut into a few batches so that
+// reading overlaps writing, and must label exactly as one unsplit batch on one thread does.
+TEST_F(PipelinedPass, APassSmallerThanOneBatchIsSplitAndLabelsLikeOneBatch) {
+  import_forest();
+  std::vector<std::string> more;
+  for (int i = 0; i < 450; ++i) {
+    Json fields = i % 3 == 0   ? card_parent("org/m" + std::to_string(i % 30))
+                  : i % 3 == 1 ? card_parent("org/base", {{"library_name", "peft"}})
+                               : Json::object();
+    more.push_back(model("org/filler" + std::to_string(i), fields));
+  }
+  import(more);
+  ASSERT_GE(count("SELECT count(*) FROM relabel_queue"), 400);
+  pass(/*all=*/false, /*batch_size=*/100000, /*parallel=*/false);
+  const std::string expected = snapshot();
+  db().exec("DELETE FROM model_relations; DELETE FROM model_parents;");
+  store_->set_meta("classifier_rules_version", "0");
+  RelabelResult split = pass(/*all=*/false, /*batch_size=*/100000, /*parallel=*/true);
+  EXPECT_EQ(snapshot(), expected);
+  EXPECT_EQ(split.cycles, 3);
+  EXPECT_EQ(count("SELECT count(*) FROM relabel_queue"), 0);
+}
+
+// A changed input that does not move the label (a new tag) is re-classified and counted, but
+// the row is not rewritten: the commit has no page to copy for it.
+TEST_F(PipelinedPass, ANewInputThatKeepsTheLabelIsCountedButTheRowIsLeftAlone) {
+  import_forest();
+  pass(/*all=*/false, 4, /*parallel=*/true);
+  db().exec("UPDATE model_relations SET labeled_at = 'before'");
+  const std::string labels = snapshot();
+  import({model("org/m0", card_parent("org/base", {{ "tags", { "some-new-tag" } }}))});
+  ASSERT_EQ(count("SELECT count(*) FROM relabel_queue"), 1);
+  RelabelResult result = pass(/*all=*/false, 4, /*parallel=*/true);
+  EXPECT_EQ(result.relabeled, 1);
+  EXPECT_EQ(result.relation_changes, 0);
+  EXPECT_EQ(count("SELECT count(*) FROM model_relations WHERE labeled_at <> 'before'"), 0);
+  EXPECT_EQ(snapshot(), labels);
+  EXPECT_EQ(count("SELECT count(*) FROM relabel_queue"), 0);
+}
+
 TEST_F(PipelinedPass, OnlyChangedRowsAreRewrittenInSmallBatches) {
   import_forest();
   pass(/*all=*/false, 4, /*parallel=*/true);
