@@ -1,7 +1,6 @@
 // import, show, history, changes, stats: the commands over the cache itself.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -38,8 +37,8 @@ std::function<void(int64_t, int64_t)> progress_bar(const GlobalOptions& global) 
     int width = 30;
     int filled = total ? static_cast<int>(width * done / total) : 0;
     std::cerr << fmt::format("\r[{}{}] {}/{} rows  {:.0f} rows/s  ETA {:.0f}s ",
-                             std::string(filled, '#'), std::string(width - filled, ' '), done, total,
-                             rate, eta)
+                             std::string(filled, '#'), std::string(width - filled, ' '), done,
+                             total, rate, eta)
               << std::flush;
     if (done == total) std::cerr << "\n";
   };
@@ -69,11 +68,13 @@ int run_parquet_import(const GlobalOptions& global, const ImportOptions& options
     out["error"] = result.error.empty() ? Json() : Json(result.error);
     std::cout << out.dump() << "\n";
   } else if (!global.quiet) {
-    std::cout << fmt::format("import {} (snapshot {}): {} rows in {:.1f}s ({:.0f} rows/s, {:.1f} MB/s) · {} · relabeled {}\n",
-                             options.file, result.snapshot_date.substr(0, 10), result.rows,
-                             result.seconds, static_cast<double>(result.rows) / seconds,
-                             static_cast<double>(result.bytes) / 1e6 / seconds,
-                             summarize(result.counts), relabeled.relabeled);
+    std::cout << fmt::format(
+        "import {} (snapshot {}): {} rows in {:.1f}s ({:.0f} rows/s, {:.1f} MB/s) · {} · relabeled "
+        "{}\n",
+        options.file, result.snapshot_date.substr(0, 10), result.rows, result.seconds,
+        static_cast<double>(result.rows) / seconds,
+        static_cast<double>(result.bytes) / 1e6 / seconds, summarize(result.counts),
+        relabeled.relabeled);
   }
   if (result.status == "failed") return kFailed;
   return result.status == "partial" ? kPartial : kOk;
@@ -262,8 +263,9 @@ void add_cache_commands(CLI::App& app, GlobalOptions& global, Action& action) {
   auto import_options = std::make_shared<ImportOptions>();
   auto* import = app.add_subcommand(
       "import", "import a hub-stats models.parquet snapshot, or JSON lines of API-shaped records");
-  import->add_option("file", import_options->file,
-                     "models.parquet, an NDJSON file, or - for standard input")
+  import
+      ->add_option("file", import_options->file,
+                   "models.parquet, an NDJSON file, or - for standard input")
       ->required();
   import->add_option("--snapshot-date", import_options->snapshot_date,
                      "date the data describes (counters are observed at that date)");

@@ -141,7 +141,11 @@ int run_sync(const GlobalOptions& global, const HubOptions& options) {
 int run_sweep(const GlobalOptions& global, const HubOptions& options) {
   return run_hub_job(global, options, "sweep", [&](Store& store, crawler::HubClient& hub) {
     crawler::SweepOptions sweep;
+    const ConfigFile& config = global.config;
     if (options.page_size) sweep.page_size = options.page_size;
+    sweep.readme_concurrency = options.readme_concurrency ? options.readme_concurrency
+                                                          : config.readme_concurrency.value_or(4);
+    sweep.fetch_readmes = !options.no_readme && config.readme.value_or(true);
     sweep.on_page = progress_line(global, "sweep");
     return crawler::run_sweep(store, hub, sweep);
   });
@@ -288,6 +292,12 @@ void add_sync_commands(CLI::App& app, GlobalOptions& global, Action& action) {
   add_hub_options(sweep, *options);
   sweep->add_option("--page-size", options->page_size, "models per page (default 1000)")
       ->check(CLI::Range(1, 1000));
+  sweep
+      ->add_option("--readme-concurrency", options->readme_concurrency,
+                   "README transfers in flight for models the sweep sees first (default 4)")
+      ->check(CLI::Range(1, 32));
+  sweep->add_flag("--no-readme", options->no_readme,
+                  "queue the READMEs of models the sweep sees first for the next sync");
   sweep->callback([&, options] { action = [&] { return run_sweep(global, *options); }; });
 
   auto id = std::make_shared<std::string>();

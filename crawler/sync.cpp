@@ -459,12 +459,24 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
   } else if (summary.pass_complete) {
     spdlog::warn("sweep listing had rejected items: deletions are not applied this time");
   }
+  ReadmeQueue readme_queue(store);
+  const std::string now = ingest.context().observed_at;
   for (const auto& id : unknown) {
     // The field set a sync lists, so the record equals what the next full sync would store.
     JsonResult info = hub.model_info(id, default_sync_expand());
     if (!info.ok()) continue;
     NormalizeResult parsed = normalize_model(info.json, {"GET /api/models/" + id, 0});
-    if (parsed) ingest.add(*parsed.record);
+    if (!parsed) continue;
+    ingest.add(*parsed.record);
+    // Queued even with --no-readme: a later sync fetches it. The sync that would have queued it
+    // will find the model stored with the same sha and queue nothing.
+    readme_queue.add_if_needed(*parsed.record, now);
+  }
+  ingest.commit();
+  if (options.fetch_readmes) {
+    SyncOptions readmes;
+    readmes.readme_concurrency = options.readme_concurrency;
+    fetch_queued_readmes(store, hub, readmes, summary);
   }
   close_run(ingest, hub, started, false, summary);
   return summary;

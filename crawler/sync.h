@@ -21,12 +21,12 @@
 namespace hubcache::crawler {
 
 struct SyncOptions {
-  int page_size = 500;                        // the Hub's own clients use <= 500
-  std::chrono::seconds overlap{3600};         // re-read this far below the watermark
-  bool fetch_readmes = true;                  // --no-readme
-  int readme_concurrency = 4;                 // README transfers in flight
-  int readme_batch = 64;                      // README results committed together
-  std::vector<std::string> expand;            // empty: default_sync_expand()
+  int page_size = 500;                 // the Hub's own clients use <= 500
+  std::chrono::seconds overlap{3600};  // re-read this far below the watermark
+  bool fetch_readmes = true;           // --no-readme
+  int readme_concurrency = 4;          // README transfers in flight
+  int readme_batch = 64;               // README results committed together
+  std::vector<std::string> expand;     // empty: default_sync_expand()
   // Called after every page (pages done, models seen) for a progress line.
   std::function<void(int64_t pages, int64_t models)> on_page;
 };
@@ -42,8 +42,8 @@ struct SyncSummary {
   bool pass_complete = false;
   bool resumed = false;
   RunCounts counts;
-  int64_t readmes_fetched = 0, readmes_not_modified = 0, readmes_missing = 0,
-          readmes_failed = 0, readmes_broken_yaml = 0, readmes_pending = 0;
+  int64_t readmes_fetched = 0, readmes_not_modified = 0, readmes_missing = 0, readmes_failed = 0,
+          readmes_broken_yaml = 0, readmes_pending = 0;
   RunCounters http;
   std::optional<std::string> watermark;
   double seconds = 0;
@@ -53,6 +53,10 @@ SyncSummary run_sync(Store& store, HubClient& hub, const SyncOptions& options);
 
 struct SweepOptions {
   int page_size = 1000;
+  // A model the sweep sees first (created since the last sync) gets its README like a synced
+  // one: queued, and fetched at the end of the sweep unless this is off (--no-readme).
+  bool fetch_readmes = true;
+  int readme_concurrency = 4;
   std::function<void(int64_t pages, int64_t models)> on_page;
 };
 // Tombstones only after a complete listing; an interrupted sweep deletes nothing.

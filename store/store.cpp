@@ -459,9 +459,7 @@ std::vector<uint64_t> Store::known_input_hashes() {
   return hashes;
 }
 
-Store::Store(sql::Database db)
-    : db_(std::move(db)), relabel_fields_{"cardData", "tags", "siblings",   "library_name",
-                                          "config",   "gguf", "baseModels", "pipeline_tag"} {
+Store::Store(sql::Database db) : db_(std::move(db)) {
   if (schema_version(db_) > 0) statements_ = std::make_unique<Statements>(db_);
 }
 
@@ -922,7 +920,7 @@ UpsertOutcome Store::upsert(const PreparedModel& model, const UpsertContext& con
     log_change(stored->pk, context, version, "field", name, std::move(old_value), value.dump());
     doc[name] = value;
     changed.push_back(name);
-    relabel |= relabel_fields_.count(name) > 0;
+    relabel |= !relabel_fields_ || relabel_fields_->count(name) > 0;
   }
   auto& s = *statements_;
   int64_t hash_value = static_cast<int64_t>(context.input_hash);

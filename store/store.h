@@ -139,8 +139,10 @@ class Store {
                      std::string_view field, std::optional<std::string> old_value,
                      std::optional<std::string> new_value);
 
-  // Fields whose change puts a model on the relabel queue (the classifier's inputs). The id,
-  // lifecycle events and parents appearing or vanishing always queue.
+  // Fields whose change puts a model on the relabel queue: the classifier's inputs, which the
+  // store does not know (data flows store -> classify); the application hands them over after
+  // open. Until then every metadata change queues (never a missed relabel, only spare work the
+  // classifier skips). The id, lifecycle events and parents appearing or vanishing always queue.
   void set_relabel_fields(std::set<std::string, std::less<>> fields);
 
   // --- bulk loading ---
@@ -203,7 +205,7 @@ class Store {
 
   sql::Database db_;
   std::unique_ptr<Statements> statements_;
-  std::set<std::string, std::less<>> relabel_fields_;
+  std::optional<std::set<std::string, std::less<>>> relabel_fields_;  // nullopt: every field
   std::unique_ptr<BulkLoad> bulk_;
 };
 

@@ -734,6 +734,46 @@ TEST_F(SmallHub, BrokenYamlCardStoresTheModelAndItsYamlError) {
   EXPECT_EQ(rows[0][4], rows[0][0]);
 }
 
+TEST_F(SmallHub, AModelTheSweepSeesFirstGetsItsReadmeThereOrFromTheNextSync) {
+  ASSERT_RUN(sync(db(), *sim_, {"--overlap", "0"}), 0);
+  sim_->change(Json::array(
+      {{{"op", "add"}, {"model", {{"id", "new/alpha"}, {"cardData", {{"license", "mit"}}}}}},
+       {{"op", "add"}, {"model", {{"id", "new/beta"}, {"cardData", {{"license", "bsd"}}}}}}}));
+  auto card_of = [&](const std::string& id) {
+    Db cache(db());
+    return cache.text(
+        "SELECT r.status || ' ' || json_extract(r.front_matter, '$.license') || ' ' || "
+        "(r.commit_sha = m.sha) FROM model_readmes r JOIN models m USING (model_pk) WHERE m.id "
+        "= '" +
+        id + "'");
+  };
+
+  // The sweep lists new/alpha first: it is stored and its README fetched in the same run.
+  Result swept = sweep(db(), *sim_);
+  ASSERT_RUN(swept, 0);
+  EXPECT_EQ(swept.json()["new"], 2);
+  EXPECT_EQ(swept.json()["readmes"]["fetched"], 2);
+  EXPECT_EQ(card_of("new/alpha"), "found mit 1");
+  EXPECT_EQ(card_of("new/beta"), "found bsd 1");
+
+  // With --no-readme the fetch waits in the queue; the next sync (nothing changed on the Hub,
+  // so it lists nothing new) fetches it.
+  sim_->change({{"op", "add"}, {"model", {{"id", "new/gamma"}, {"cardData", {{"license", "x"}}}}}});
+  Result deferred = run(hub_args(db(), "sweep", *sim_, {"--no-readme"}));
+  ASSERT_RUN(deferred, 0);
+  EXPECT_EQ(deferred.json()["readmes"]["fetched"], 0);
+  {
+    Db cache(db());
+    EXPECT_EQ(cache.count("SELECT count(*) FROM readme_queue"), 1);
+  }
+  Result synced = sync(db(), *sim_, {"--overlap", "0"});
+  ASSERT_RUN(synced, 0);
+  EXPECT_EQ(synced.json()["readmes"]["fetched"], 1);
+  EXPECT_EQ(card_of("new/gamma"), "found x 1");
+  Db cache(db());
+  EXPECT_EQ(cache.count("SELECT count(*) FROM readme_queue"), 0);
+}
+
 TEST_F(SmallHub, OfflineModeExits6WithoutAnyRequest) {
   Env offline = {{"HF_HUB_OFFLINE", "1"}};
   EXPECT_EQ(sync(db(), *sim_, {}, offline).exit_code, 6);

@@ -133,13 +133,14 @@ TEST(SnapshotImport, NextSnapshotChangesExactlyTheChangedAddedRowsAndDeletesNoth
       next << line << "\n";
     }
   }
-  next << R"({"_id":"aaaaaaaaaaaaaaaaaaaaaaa1","id":"new/one","lastModified":"2025-06-01T10:00:00.000Z"})"
-       << "\n"
-       << R"({"_id":"aaaaaaaaaaaaaaaaaaaaaaa2","id":"new/two","lastModified":"2025-06-01T11:00:00.000Z"})"
-       << "\n";
+  next
+      << R"({"_id":"aaaaaaaaaaaaaaaaaaaaaaa1","id":"new/one","lastModified":"2025-06-01T10:00:00.000Z"})"
+      << "\n"
+      << R"({"_id":"aaaaaaaaaaaaaaaaaaaaaaa2","id":"new/two","lastModified":"2025-06-01T11:00:00.000Z"})"
+      << "\n";
   next.close();
-  RunCounts counts = import_ndjson(*store, (dir.path() / "next.ndjson").string(),
-                                   "2025-06-02T00:00:00.000Z");
+  RunCounts counts =
+      import_ndjson(*store, (dir.path() / "next.ndjson").string(), "2025-06-02T00:00:00.000Z");
   EXPECT_EQ(counts.changed, 3);
   EXPECT_EQ(counts.created, 2);
   EXPECT_EQ(counts.unchanged, 45);
@@ -173,7 +174,7 @@ TEST(SnapshotImport, OlderSnapshotKeepsNewerMetadataButRecordsItsCounters) {
   auto series = store->counter_history(*pk);
   ASSERT_EQ(series.size(), 2u);
   EXPECT_EQ(series[0].observed_at, "2025-06-01T00:00:00.000Z");  // the snapshot's date
-  EXPECT_EQ(series[1].downloads, 1);                              // still the latest
+  EXPECT_EQ(series[1].downloads, 1);                             // still the latest
 }
 
 TEST(SnapshotImport, DamagedFileFailsCleanlyAndLeavesTheCacheConsistent) {

@@ -223,6 +223,25 @@ TEST_F(StoreTest, ClassificationInputChangeQueuesARelabelAndCountersDoNot) {
   EXPECT_EQ(scalar("SELECT count(*) FROM relabel_queue"), 1);
 }
 
+TEST_F(StoreTest, OnlyTheFieldsHandedOverQueueARelabelAndByDefaultEveryFieldDoes) {
+  put(kBert);
+  store->db().exec("DELETE FROM relabel_queue");
+  std::string other_pipeline = kBert;
+  other_pipeline.replace(other_pipeline.find("\"pipeline_tag\":\"fill-mask\""), 26,
+                         "\"pipeline_tag\":\"other-task\"");
+  put(other_pipeline);  // not narrowed yet: any metadata change queues
+  EXPECT_EQ(scalar("SELECT count(*) FROM relabel_queue"), 1);
+
+  store->db().exec("DELETE FROM relabel_queue");
+  store->set_relabel_fields({"tags"});
+  put(kBert);  // pipeline_tag back: not a field the classifier reads now
+  EXPECT_EQ(scalar("SELECT count(*) FROM relabel_queue"), 0);
+  std::string other_tags = kBert;
+  other_tags.replace(other_tags.find("\"bert\","), 7, "\"lora\",");
+  put(other_tags);
+  EXPECT_EQ(scalar("SELECT count(*) FROM relabel_queue"), 1);
+}
+
 TEST_F(StoreTest, NewParentQueuesItsWaitingChildren) {
   put(R"({"_id":"cccccccccccccccccccccccc","id":"me/ft","cardData":{"base_model":"x/base"}})");
   store->db().exec("DELETE FROM relabel_queue");
