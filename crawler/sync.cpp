@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <set>
 
 #include "crawler/front_matter.h"
 #include "record/normalize.h"
@@ -459,14 +460,34 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
   } else if (summary.pass_complete) {
     spdlog::warn("sweep listing had rejected items: deletions are not applied this time");
   }
+  if (summary.pass_complete) {
+    // Models the cache holds without any metadata (a sweep saw them first and could not fetch
+    // them then): completed now, so a failed fetch is retried by the next sweep, not forgotten.
+    std::set<std::string> listed(unknown.begin(), unknown.end());
+    sql::Statement incomplete(store.db(),
+                              "SELECT m.id FROM models m JOIN model_seen s USING (model_pk) "
+                              "WHERE s.last_seen_run = ? AND m.deleted_at IS NULL AND m.sha IS "
+                              "NULL AND m.last_modified IS NULL");
+    incomplete.bind(1, summary.run_id);
+    while (incomplete.step())
+      if (listed.insert(incomplete.text(0)).second) unknown.push_back(incomplete.text(0));
+  }
   ReadmeQueue readme_queue(store);
   const std::string now = ingest.context().observed_at;
+  int64_t not_fetched = 0;
   for (const auto& id : unknown) {
     // The field set a sync lists, so the record equals what the next full sync would store.
     JsonResult info = hub.model_info(id, default_sync_expand());
-    if (!info.ok()) continue;
-    NormalizeResult parsed = normalize_model(info.json, {"GET /api/models/" + id, 0});
-    if (!parsed) continue;
+    NormalizeResult parsed;
+    if (info.ok()) parsed = normalize_model(info.json, {"GET /api/models/" + id, 0});
+    if (!info.ok() || !parsed) {
+      spdlog::warn("sweep: {} is stored without its metadata: {}", id,
+                   info.ok()            ? parsed.error
+                   : info.error.empty() ? info.response.describe()
+                                        : info.error);
+      ++not_fetched;
+      continue;
+    }
     ingest.add(*parsed.record);
     // Queued even with --no-readme: a later sync fetches it. The sync that would have queued it
     // will find the model stored with the same sha and queue nothing.
@@ -478,7 +499,10 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
     readmes.readme_concurrency = options.readme_concurrency;
     fetch_queued_readmes(store, hub, readmes, summary);
   }
-  close_run(ingest, hub, started, false, summary);
+  if (not_fetched && summary.error.empty())
+    summary.error = std::to_string(not_fetched) +
+                    " model(s) seen first could not be fetched; the next sweep tries again";
+  close_run(ingest, hub, started, summary.readmes_failed > 0, summary);
   return summary;
 }
 

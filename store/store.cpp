@@ -811,9 +811,13 @@ void Store::record_counters(int64_t model_pk, const ModelRecord& record, const S
   std::optional<int64_t> all_time =
       pick(field::kDownloadsAllTime, stored ? stored->downloads_all_time : std::nullopt);
   std::optional<int64_t> likes = pick(field::kLikes, stored ? stored->likes : std::nullopt);
-  std::optional<double> trending = record.has(field::kTrendingScore)
-                                       ? record.double_field(field::kTrendingScore)
-                                       : (stored ? stored->trending_score : std::nullopt);
+  // Assigned, not initialized by `?:`: GCC's -O3 then stops warning that the optional's value
+  // may be read uninitialized (it is not: the engaged flag guards it).
+  std::optional<double> trending;
+  if (record.has(field::kTrendingScore))
+    trending = record.double_field(field::kTrendingScore);
+  else if (stored)
+    trending = stored->trending_score;
   auto& s = *statements_;
   auto insert_observation = [&] {
     s.insert_observation.bind(1, model_pk).bind(2, context.observed_at).bind(3, context.run_id);

@@ -734,6 +734,31 @@ TEST_F(SmallHub, BrokenYamlCardStoresTheModelAndItsYamlError) {
   EXPECT_EQ(rows[0][4], rows[0][0]);
 }
 
+TEST_F(SmallHub, AModelTheSweepCouldNotFetchIsReportedAndCompletedByTheNextSweep) {
+  ASSERT_RUN(sync(db(), *sim_, {"--overlap", "0"}), 0);
+  sim_->change({{"op", "add"}, {"model", {{"id", "new/alpha"}, {"pipeline_tag", "fill-mask"}}}});
+  sim_->faults(Json{{"path", "/api/models/new/alpha"}, {"fault", "status"}, {"status", 404}});
+  Result failed = sweep(db(), *sim_);
+  ASSERT_RUN(failed, 3);  // partial: listed and stored, but without its metadata
+  EXPECT_EQ(failed.json()["status"], "partial");
+  EXPECT_NE(failed.json()["error"].get<std::string>().find("could not be fetched"),
+            std::string::npos);
+  {
+    Db cache(db());
+    EXPECT_EQ(cache.count("SELECT count(*) FROM models WHERE id = 'new/alpha' AND sha IS NULL"), 1);
+  }
+
+  sim_->clear_faults();
+  Result retried = sweep(db(), *sim_);
+  ASSERT_RUN(retried, 0);
+  Db cache(db());
+  EXPECT_EQ(cache.text("SELECT sha || ' ' || pipeline_tag FROM models WHERE id = 'new/alpha'"),
+            sim_->model("new/alpha").value()["sha"].get<std::string>() + " fill-mask");
+  EXPECT_EQ(cache.count("SELECT count(*) FROM model_readmes r JOIN models m USING (model_pk) "
+                        "WHERE m.id = 'new/alpha'"),
+            1);
+}
+
 TEST_F(SmallHub, AModelTheSweepSeesFirstGetsItsReadmeThereOrFromTheNextSync) {
   ASSERT_RUN(sync(db(), *sim_, {"--overlap", "0"}), 0);
   sim_->change(Json::array(
