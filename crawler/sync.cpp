@@ -501,7 +501,8 @@ SyncSummary run_sweep(Store& store, HubClient& hub, const SweepOptions& options)
   }
   if (not_fetched && summary.error.empty())
     summary.error = std::to_string(not_fetched) +
-                    " model(s) seen first could not be fetched; the next sweep tries again";
+                    " new or renamed model(s) could not be fetched; the next sweep fetches again "
+                    "those still without metadata";
   close_run(ingest, hub, started, summary.readmes_failed > 0, summary);
   return summary;
 }
